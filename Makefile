@@ -33,3 +33,7 @@ test: venv ## run the whole test suite
 
 clean: ## remove virtualenvs and build output
 	rm -rf $(VENV) .venv-* .aws-sam build *.egg-info
+
+# Each area keeps its own targets beside its code.
+-include model_build/build.mk
+-include local/cloud.mk
