@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 # Python 3.12 everywhere (Lambda python3.12 runs on AL2023, where ai-edge-litert
 # and numpy>=2.3 load; python3.11 runs on AL2 and they do not).
-PYTHON312 ?= $(shell command -v python3.12 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 /root/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | tail -n1)
+PYTHON312 ?= $(shell scripts/find-python 3.12 2>/dev/null)
 VENV := .venv
 PY := $(VENV)/bin/python
 # The package index mirrors on this machine print a warning per package; keep pip quiet.
@@ -16,8 +16,7 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 check-python:
-	@if [ -z "$(PYTHON312)" ] || ! "$(PYTHON312)" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null; then \
-	  echo "error: Python 3.12 not found. Install it (e.g. 'pyenv install 3.12') or run 'make PYTHON312=/path/to/python3.12 ...'." >&2; exit 1; fi
+	@test -n "$(PYTHON312)" || scripts/find-python 3.12 >/dev/null
 
 $(VENV)/.installed: pyproject.toml | check-python
 	@test -x $(PY) || "$(PYTHON312)" -m venv $(VENV)
