@@ -9,10 +9,69 @@ subcommand, write ``_add_<name>(sub)`` that adds its parser and sets
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
+from .imaging import DEFAULT_MAX_BYTES
+
+def _predict(args: argparse.Namespace) -> int:
+    """One JSON line per image on stdout; a bad image is reported on stderr and the rest still run."""
+    from .detector import Detector
+    from .errors import InvalidImageError
+    from .model_card import ModelNotFoundError
+
+    try:
+        detector = Detector.load(args.model_dir, threads=args.threads, variant=args.variant)
+    except (ModelNotFoundError, ImportError) as exc:
+        print(f"modelobs predict: {exc}", file=sys.stderr)
+        return 2
+    failed = 0
+    for name in args.images:
+        try:
+            with open(name, "rb") as fh:
+                data = fh.read()
+            prediction = detector.predict(data, max_bytes=args.max_bytes)
+        except (OSError, InvalidImageError) as exc:
+            failed += 1
+            message = exc.message if isinstance(exc, InvalidImageError) else f"cannot read: {exc.strerror or exc}"
+            print(f"modelobs predict: {name}: {message}", file=sys.stderr)
+            continue
+        detections = prediction.detections if args.all else prediction.confident()
+        record = {
+            "image": name,
+            "width": prediction.width,
+            "height": prediction.height,
+            "detections": [d.to_dict() for d in detections],
+        }
+        if args.all:
+            record["threshold"] = prediction.threshold
+        print(json.dumps(record), flush=True)
+    return 1 if failed else 0
+
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="detect animals in image files",
+        description="Run the detector on each IMAGE and print one JSON object per image: "
+        '{"image", "width", "height", "detections": [{"box": [x1, y1, x2, y2], "score", "label"}]}. '
+        "Boxes are pixels of the original image (after EXIF rotation). Exit status 1 if any image "
+        "could not be read or decoded (each reported on stderr), 2 if the model cannot be loaded.",
+    )
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, WebP, GIF, BMP or TIFF file")
+    p.add_argument("--all", action="store_true",
+                   help="print every candidate above the score floor (and the operating threshold), not only confident ones")
+    p.add_argument("--model-dir", type=Path, default=None,
+                   help="folder with detector.json and the .tflite (default: $MODELOBS_MODEL_DIR, /opt/model, the checkout's)")
+    p.add_argument("--variant", choices=["float32", "int8"], default=None, help="model variant (default: the card's)")
+    p.add_argument("--threads", type=int, default=None, help="TFLite interpreter threads (default: $MODELOBS_THREADS or 1)")
+    p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="reject files larger than this")
+    p.set_defaults(func=_predict)
+
+
+_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_predict]
 
 
 def build_parser() -> argparse.ArgumentParser:

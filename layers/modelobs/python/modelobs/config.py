@@ -1,0 +1,64 @@
+"""The one place settings are read from the environment.
+
+Lambda functions, the CLI and the tests all build a :class:`Settings` with
+:func:`load_settings`, so a variable has one name and one default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .imaging import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
+
+#: Where the model layer puts the model in Lambda (layers unpack to /opt).
+LAMBDA_MODEL_DIR = Path("/opt/model")
+#: The same folder in a source checkout: layers/model/model beside layers/modelobs.
+CHECKOUT_MODEL_DIR = Path(__file__).resolve().parents[3] / "model" / "model"
+
+
+@dataclass(frozen=True)
+class Settings:
+    model_dir: Path
+    threads: int = 1
+    max_image_bytes: int = DEFAULT_MAX_BYTES
+    max_image_pixels: int = DEFAULT_MAX_PIXELS
+    bucket: str | None = None
+
+
+def find_model_dir(env: Mapping[str, str]) -> Path:
+    """``MODELOBS_MODEL_DIR``, else the Lambda layer's ``/opt/model``, else the checkout's model folder."""
+    explicit = env.get("MODELOBS_MODEL_DIR")
+    if explicit:
+        return Path(explicit)
+    opt = env.get("MODELOBS_OPT_DIR")  # the local executor's stand-in for /opt
+    for candidate in ([Path(opt) / "model"] if opt else []) + [LAMBDA_MODEL_DIR, CHECKOUT_MODEL_DIR]:
+        if (candidate / "detector.json").is_file():
+            return candidate
+    return CHECKOUT_MODEL_DIR
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number") from None
+    if value <= 0:
+        raise ValueError(f"{name}={raw!r} must be positive")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    return Settings(
+        model_dir=find_model_dir(env),
+        threads=_int(env, "MODELOBS_THREADS", 1),
+        max_image_bytes=_int(env, "MODELOBS_MAX_IMAGE_BYTES", DEFAULT_MAX_BYTES),
+        max_image_pixels=_int(env, "MODELOBS_MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS),
+        bucket=env.get("MODELOBS_BUCKET") or None,
+    )
