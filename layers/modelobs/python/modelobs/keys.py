@@ -1,0 +1,56 @@
+"""The one S3 key scheme.
+
+Every record lives under a prefix partitioned by ``dt=`` (the UTC day the
+model made the prediction), so Athena or any engine that reads
+partitioned JSON can aggregate them, and a late review still lands in the
+prediction's day.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+CAPTURE_IMAGES = "captures/images/"
+CAPTURE_PREDICTIONS = "captures/predictions/"
+
+_ID = re.compile(r"^[0-9a-f]{32}$")
+_PREDICTION_KEY = re.compile(r"^captures/predictions/dt=(\d{4}-\d{2}-\d{2})/([0-9a-f]{32})\.json$")
+
+EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "image/gif": "gif",
+    "image/bmp": "bmp",
+    "image/tiff": "tiff",
+}
+
+
+def day(ts: datetime) -> str:
+    """The ``dt=`` partition value of a timestamp: its UTC date."""
+    if ts.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware (UTC)")
+    return ts.astimezone(timezone.utc).strftime("%Y-%m-%d")
+
+
+def check_id(capture_id: str) -> str:
+    if not _ID.match(capture_id):
+        raise ValueError(f"not a capture id: {capture_id!r} (32 lowercase hex digits)")
+    return capture_id
+
+
+def capture_image_key(capture_id: str, ts: datetime, content_type: str) -> str:
+    return f"{CAPTURE_IMAGES}dt={day(ts)}/{check_id(capture_id)}.{EXTENSIONS.get(content_type, 'bin')}"
+
+
+def prediction_key(capture_id: str, ts: datetime) -> str:
+    return f"{CAPTURE_PREDICTIONS}dt={day(ts)}/{check_id(capture_id)}.json"
+
+
+def parse_prediction_key(key: str) -> tuple[str, str]:
+    """``(day, id)`` of a prediction record's key; ``ValueError`` for any other key."""
+    match = _PREDICTION_KEY.match(key)
+    if not match:
+        raise ValueError(f"not a prediction record key: {key!r}")
+    return match.group(1), match.group(2)

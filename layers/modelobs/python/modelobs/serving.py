@@ -1,0 +1,91 @@
+"""The ``POST /predict`` use case: detect, keep the image and the prediction in S3, answer.
+
+Plain code over an S3 client, so tests run it against moto or LocalStack
+and the Lambda handler only adapts the API Gateway event.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .config import Settings
+from .detector import Detector, Prediction
+from .keys import capture_image_key, prediction_key
+from .records import prediction_record
+from .upload import image_bytes
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Capture:
+    id: str
+    ts: datetime
+    image_key: str
+    record_key: str
+    record: dict[str, Any]
+    prediction: Prediction
+
+
+def save_capture(s3: Any, bucket: str, capture: Capture, image: bytes) -> None:
+    """Write the image, then the record; never leave one without the other.
+
+    The record's put is what triggers sampling downstream, so it goes last:
+    whoever sees a record can read its image. If it fails, the image is
+    removed again and the error propagates.
+    """
+    s3.put_object(Bucket=bucket, Key=capture.image_key, Body=image, ContentType=capture.record["image"]["content_type"])
+    try:
+        s3.put_object(
+            Bucket=bucket,
+            Key=capture.record_key,
+            Body=json.dumps(capture.record, separators=(",", ":")).encode(),
+            ContentType="application/json",
+        )
+    except Exception:
+        s3.delete_object(Bucket=bucket, Key=capture.image_key)
+        raise
+
+
+@dataclass
+class PredictService:
+    detector: Detector
+    s3: Any
+    settings: Settings
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def predict(self, body: bytes, content_type: str | None) -> Capture:
+        """Detect on the request's image and store it; bad input raises before anything is written."""
+        if not self.settings.bucket:
+            raise RuntimeError("MODELOBS_BUCKET is not set: the function cannot keep its captures")
+        data = image_bytes(body, content_type)
+        prediction = self.detector.predict(
+            data, max_bytes=self.settings.max_image_bytes, max_pixels=self.settings.max_image_pixels
+        )
+        capture_id, ts = uuid.uuid4().hex, self.clock()
+        image_key = capture_image_key(capture_id, ts, prediction.content_type)
+        record = prediction_record(
+            capture_id, ts, self.detector.card, prediction, image_key, data, prediction.timings_ms["total_ms"]
+        )
+        capture = Capture(capture_id, ts, image_key, prediction_key(capture_id, ts), record, prediction)
+        save_capture(self.s3, self.settings.bucket, capture, data)
+        return capture
+
+
+def response_body(capture: Capture) -> dict[str, Any]:
+    """What the caller gets: the confident detections; the record in S3 keeps every candidate."""
+    p = capture.prediction
+    return {
+        "id": capture.id,
+        "model": capture.record["model"],
+        "image": {"width": p.width, "height": p.height},
+        "detections": [d.to_dict() for d in p.confident()],
+        "threshold": p.threshold,
+    }
