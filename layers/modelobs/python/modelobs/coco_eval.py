@@ -423,33 +423,63 @@ def _evaluate(data: _Data) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     fps_s = np.ascontiguousarray(fps[acc].transpose(1, 2, 0))
     bounds = np.searchsorted(d_cat_s, np.arange(K + 1))
     eps = np.spacing(1)
+    c_min = _recall_steps(npig)  # (K, A, R)
     for k in range(K):
+        areas = np.flatnonzero(npig[k] > 0)  # elsewhere stays -1: nothing to recall
+        if len(areas) == 0:
+            continue
         lo, hi = bounds[k], bounds[k + 1]
         rk = rank_s[lo:hi]
+        n = npig[k, areas][:, None]  # (a, 1)
         for m, max_det in enumerate(MAX_DETS):
             sel = np.flatnonzero(rk < max_det) + lo
             nd = len(sel)
-            for a in range(_A):
-                n = int(npig[k, a])
-                if n == 0:
-                    continue
-                if nd == 0:
-                    recall[:, k, a, m] = 0.0
-                    precision[:, :, k, a, m] = 0.0
-                    continue
-                tp = np.cumsum(tps_s[a][:, sel], axis=1).astype(np.float64)
-                fp = np.cumsum(fps_s[a][:, sel], axis=1).astype(np.float64)
-                rc = tp / n
-                pr = tp / (fp + tp + eps)
-                recall[:, k, a, m] = rc[:, -1]
-                env = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
-                for t in range(_T):
-                    inds = np.searchsorted(rc[t], RECALL_THRESHOLDS, side="left")
-                    q = np.zeros(_R)
-                    ok = inds < nd
-                    q[ok] = env[t, inds[ok]]
-                    precision[t, :, k, a, m] = q
+            if nd == 0:
+                recall[:, k, areas, m] = 0.0
+                precision[:, :, k, areas, m] = 0.0
+                continue
+            tpi = np.cumsum(tps_s[areas][:, :, sel], axis=2)  # (a, T, nd)
+            fpi = np.cumsum(fps_s[areas][:, :, sel], axis=2)
+            tp = tpi.astype(np.float64)
+            fp = fpi.astype(np.float64)
+            recall[:, k, areas, m] = (tp[:, :, -1] / n).T
+            pr = tp / (fp + tp + eps)
+            env = np.maximum.accumulate(pr[..., ::-1], axis=2)[..., ::-1]
+            # searchsorted(rc, recThrs, "left") for every row at once: rc >= r
+            # exactly when the integer tp >= c_min (see _recall_steps), and
+            # integer rows can be offset into one sorted array without rounding.
+            rows = len(areas) * _T
+            off = np.arange(rows)[:, None] * (nd + 1)
+            want = np.minimum(c_min[k, areas], nd + 1)  # (a, R); > nd: never reached
+            want = np.broadcast_to(want[:, None, :], (len(areas), _T, _R)).reshape(rows, _R)
+            flat = (tpi.reshape(rows, nd) + off).ravel()
+            idx = np.searchsorted(flat, (want + off).ravel(), side="left").reshape(rows, _R)
+            idx -= np.arange(rows)[:, None] * nd
+            q = np.where(
+                idx < nd,
+                env.reshape(rows, nd)[np.arange(rows)[:, None], np.minimum(idx, nd - 1)],
+                0.0,
+            )
+            precision[:, :, k, areas, m] = q.reshape(len(areas), _T, _R).transpose(1, 2, 0)
     return precision, recall
+
+
+def _recall_steps(npig: NDArray[np.int64]) -> NDArray[np.int64]:
+    """For each category, area range and recall point: the fewest TPs that reach it.
+
+    pycocotools finds ``searchsorted(tp / npig, recThrs, "left")``. As
+    ``c / n`` is monotone in ``c``, ``tp / n >= r`` holds exactly when ``tp``
+    is at least the smallest integer ``c`` with ``c / n >= r``, computed here
+    with the same float division, so comparing integers gives the same index.
+    """
+    out = np.zeros(npig.shape + (_R,), dtype=np.int64)
+    cache: dict[int, NDArray[np.int64]] = {}
+    for (k, a), n in np.ndenumerate(npig):
+        if n > 0:
+            if n not in cache:
+                cache[n] = np.searchsorted(np.arange(n + 1) / n, RECALL_THRESHOLDS, side="left")
+            out[k, a] = cache[n]
+    return out
 
 
 def _match(
