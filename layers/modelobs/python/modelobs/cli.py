@@ -71,7 +71,45 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_predict)
 
 
-_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_predict]
+def _eval_coco(args: argparse.Namespace) -> int:
+    """Print the 12 COCO bbox stats as one JSON object; a bad file exits 2 naming it and why."""
+    from .coco_eval import CocoFormatError, coco_eval
+
+    loaded = []
+    for path in (args.gt, args.dt):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                loaded.append(json.load(fh))
+        except OSError as exc:
+            print(f"modelobs eval-coco: {path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+            print(f"modelobs eval-coco: {path}: not valid JSON: {exc}", file=sys.stderr)
+            return 2
+    try:
+        stats = coco_eval(*loaded)
+    except CocoFormatError as exc:
+        print(f"modelobs eval-coco: {args.dt if exc.source == 'dt' else args.gt}: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(stats))
+    return 0
+
+
+def _add_eval_coco(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval-coco",
+        help="COCO bbox AP/AR of detections against ground truth (pycocotools' numbers)",
+        description="Evaluate COCO results DT (a list of {image_id, category_id, bbox [x, y, w, h], score}) "
+        "against COCO ground truth GT (images, annotations, categories) and print one JSON object with "
+        "AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl, equal to pycocotools' COCOeval "
+        "(-1 where undefined). Exit status 2 if a file cannot be read or is not valid COCO.",
+    )
+    p.add_argument("gt", metavar="GT.json", help="ground truth in COCO format")
+    p.add_argument("dt", metavar="DT.json", help="detections as a COCO results list")
+    p.set_defaults(func=_eval_coco)
+
+
+_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_predict, _add_eval_coco]
 
 
 def build_parser() -> argparse.ArgumentParser:

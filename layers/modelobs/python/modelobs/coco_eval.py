@@ -104,7 +104,15 @@ _R = len(RECALL_THRESHOLDS)
 
 
 class CocoFormatError(ValueError):
-    """The ground truth or the results are not usable COCO; the message says where."""
+    """The ground truth or the results are not usable COCO; the message says where.
+
+    ``source`` is ``"gt"`` or ``"dt"``: which input is at fault, so that a
+    caller holding two files can name the right one.
+    """
+
+    def __init__(self, message: str, source: str = "gt") -> None:
+        super().__init__(message)
+        self.source = source
 
 
 @dataclass(frozen=True)
@@ -145,7 +153,13 @@ def coco_eval(gt: Mapping[str, Any], dt: Sequence[Mapping[str, Any]]) -> dict[st
     (iouType ``bbox``) computes. Neither argument is modified. Raises
     ``CocoFormatError`` when either is malformed.
     """
-    return _stats(_evaluate(_from_coco(gt, dt)))
+    try:
+        data = _from_coco(gt, dt)
+    except CocoFormatError:
+        raise
+    except (TypeError, ValueError) as exc:  # a value of the wrong type somewhere deep
+        raise CocoFormatError(f"ground truth or results hold a value of the wrong type: {exc}") from exc
+    return _stats(_evaluate(data))
 
 
 Sample = tuple[ArrayLike, Sequence[Hashable], ArrayLike, ArrayLike, Sequence[Hashable]]
@@ -227,21 +241,23 @@ def evaluate_detections(samples: Iterable[Sample]) -> dict[str, float]:
 
 def _field(items: Sequence[Mapping[str, Any]], key: str, where: str) -> list[Any]:
     """``[item[key] for item in items]``, failing with the first bad item's position."""
+    source = "dt" if where == "results" else "gt"
     try:
         return [item[key] for item in items]
     except (KeyError, TypeError):
         for i, item in enumerate(items):
             if not isinstance(item, Mapping):
                 raise CocoFormatError(
-                    f"{where}[{i}] is a {type(item).__name__}, not an object"
+                    f"{where}[{i}] is a {type(item).__name__}, not an object", source
                 ) from None
             if key not in item:
-                raise CocoFormatError(f"{where}[{i}] has no {key!r}") from None
+                raise CocoFormatError(f"{where}[{i}] has no {key!r}", source) from None
         raise
 
 
 def _bboxes(items: Sequence[Mapping[str, Any]], where: str) -> NDArray[np.float64]:
     raw = _field(items, "bbox", where)
+    source = "dt" if where == "results" else "gt"
     try:
         arr = np.array(raw, dtype=np.float64)
     except (TypeError, ValueError):
@@ -249,8 +265,10 @@ def _bboxes(items: Sequence[Mapping[str, Any]], where: str) -> NDArray[np.float6
     if arr is None or (len(raw) and (arr.ndim != 2 or arr.shape[1] != 4)):
         for i, b in enumerate(raw):
             if not isinstance(b, (list, tuple)) or len(b) != 4:
-                raise CocoFormatError(f"{where}[{i}].bbox must be [x, y, w, h], got {b!r}")
-        raise CocoFormatError(f"{where}: every bbox must be 4 numbers [x, y, w, h]")
+                raise CocoFormatError(
+                    f"{where}[{i}].bbox must be [x, y, w, h], got {b!r}", source
+                )
+        raise CocoFormatError(f"{where}: every bbox must be 4 numbers [x, y, w, h]", source)
     return arr.reshape(-1, 4)
 
 
@@ -279,7 +297,7 @@ def _from_coco(gt: Mapping[str, Any], dt: Sequence[Mapping[str, Any]]) -> _Data:
         raise CocoFormatError("ground truth 'annotations' must be a list")
     if not isinstance(dt, list):
         raise CocoFormatError(
-            f"results must be a list of detections, got a {type(dt).__name__}"
+            f"results must be a list of detections, got a {type(dt).__name__}", "dt"
         )
 
     img_index = _index(_field(gt["images"], "id", "images"), "image")
@@ -314,13 +332,14 @@ def _from_coco(gt: Mapping[str, Any], dt: Sequence[Mapping[str, Any]]) -> _Data:
     try:
         d_score = np.array(d_score_raw, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError) as exc:
-        raise CocoFormatError("results: every score must be a number") from exc
+        raise CocoFormatError("results: every score must be a number", "dt") from exc
     d_img = np.array([img_index.get(i, -1) for i in d_img_ids], dtype=np.intp)
     if (d_img < 0).any():
         missing = sorted({d_img_ids[j] for j in np.flatnonzero(d_img < 0)}, key=repr)
         raise CocoFormatError(
             f"results reference {len(missing)} image id(s) not in the ground truth's images,"
-            f" e.g. {missing[:5]!r}"
+            f" e.g. {missing[:5]!r}",
+            "dt",
         )
     d_cat = np.array([cat_index.get(c, -1) for c in d_cat_ids], dtype=np.intp)
     dkeep = d_cat >= 0  # detections of unknown categories are not evaluated
