@@ -62,6 +62,17 @@ def malformed(exc: MalformedRequestError) -> Response:
     return Response(status_code=exc.status, content_type=content_types.APPLICATION_JSON, body=exc.to_dict())
 
 
+@app.exception_handler(Exception)
+def internal_error(exc: Exception) -> Response:
+    """Anything else is ours, not the caller's: log it whole, answer 500 without internals."""
+    logger.exception("predict failed")
+    return Response(
+        status_code=500,
+        content_type=content_types.APPLICATION_JSON,
+        body={"error": "internal_error", "message": "The request failed on our side and nothing was kept; retry it."},
+    )
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict, context) -> dict:
