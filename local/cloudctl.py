@@ -225,7 +225,8 @@ def up() -> int:
     if not python.exists():
         print(f"error: {python} missing; run `make localstack-venv` first", file=sys.stderr)
         return 2
-    print(f"==> starting LocalStack on {ENDPOINT} (log: {LOG_FILE.relative_to(ROOT)})")
+    shown = LOG_FILE.relative_to(ROOT) if LOG_FILE.is_relative_to(ROOT) else LOG_FILE
+    print(f"==> starting LocalStack on {ENDPOINT} (log: {shown})")
     t0 = time.monotonic()
     with open(LOG_FILE, "ab") as log:
         log.write(f"\n===== cloudctl up {time.strftime('%Y-%m-%dT%H:%M:%S')} =====\n".encode())

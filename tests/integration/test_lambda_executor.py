@@ -123,7 +123,8 @@ def handler(event, context):
     resp, body = invoke(lam, name, {"sleep": 30})
     elapsed = time.monotonic() - t0
     assert resp["FunctionError"] == "Unhandled"
-    assert "Task timed out after 2.00 seconds" in body["errorMessage"]
+    assert body["errorType"] == "Sandbox.Timedout"
+    assert body["errorMessage"] == f"RequestId: {resp['ResponseMetadata']['RequestId']} Error: Task timed out after 2.00 seconds"
     assert elapsed < 8, f"timeout took {elapsed:.1f}s"
     # The timed-out runtime and the process it spawned are gone; the init survives.
     deadline = time.monotonic() + 5
@@ -246,3 +247,25 @@ def test_bad_handler_settings_fail_with_aws_error_types(aws_client, lambda_funct
     assert resp["FunctionError"] == "Unhandled"
     assert body["errorType"] == error_type
     assert body["errorMessage"].startswith(message)
+
+
+def test_runtime_exit_is_reported_and_the_environment_recovers(aws_client, lambda_function) -> None:
+    src = "import os\ndef handler(event, context):\n    if event.get('die'):\n        os._exit(3)\n    return 'alive'\n"
+    lam = aws_client("lambda")
+    name = lambda_function({"app.py": src})
+    resp, body = invoke(lam, name, {"die": True})
+    assert resp["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ExitError"
+    assert body["errorMessage"].endswith("Error: Runtime exited with error: exit status 3")
+    resp, body = invoke(lam, name, {})
+    assert "FunctionError" not in resp and body == "alive"
+
+
+def test_memory_is_capped(aws_client, lambda_function) -> None:
+    """RLIMIT_AS = MemorySize + headroom (see executor.default_memory_headroom_mb):
+    an allocation far past it fails inside the function instead of swapping the host."""
+    src = "def handler(event, context):\n    block = bytearray(64 * 1024**3)\n    return len(block)\n"
+    name = lambda_function({"app.py": src}, MemorySize=128)
+    resp, body = invoke(aws_client("lambda"), name)
+    assert resp["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "MemoryError"

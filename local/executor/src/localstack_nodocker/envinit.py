@@ -262,9 +262,10 @@ class Environment:
             rt.kill()
             lines.append(rt.take_output(None, 0.2))
             now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-            message = f"{now} {req_id} Task timed out after {TIMEOUT_S}.00 seconds"
-            lines.append(message + "\n")
-            result = {"ok": False, "error": {"errorMessage": message}}
+            # The log line as AWS writes it; the error as AWS returns it today.
+            lines.append(f"{now} {req_id} Task timed out after {TIMEOUT_S}.00 seconds\n")
+            message = f"RequestId: {req_id} Error: Task timed out after {TIMEOUT_S}.00 seconds"
+            result = {"ok": False, "error": {"errorType": "Sandbox.Timedout", "errorMessage": message}}
         elif status == "error" and self.ready_msg is not None and not self.ready_msg.get("fault"):
             lines.append(rt.take_output(None, 0.2))  # crashed mid-invoke
         else:

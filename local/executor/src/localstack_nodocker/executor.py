@@ -40,11 +40,17 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 ENVINIT = PACKAGE_DIR / "envinit.py"
 BOOTSTRAP = PACKAGE_DIR / "bootstrap.py"
 
-#: Address-space headroom on top of the function's MemorySize. RLIMIT_AS counts virtual
-#: memory (thread stacks, mapped-but-untouched arenas, shared libraries), which for
-#: Python with numpy/TFLite is ~0.6-1 GB above what is resident. Override with
-#: LAMBDA_NODOCKER_MEMORY_HEADROOM_MB; 0 disables the limit.
-DEFAULT_MEMORY_HEADROOM_MB = 1536
+def default_memory_headroom_mb() -> int:
+    """Address space allowed on top of MemorySize (the runtime's RLIMIT_AS is the sum).
+
+    RLIMIT_AS counts virtual, not resident, memory: glibc reserves up to 64 MB per malloc
+    arena (8 arenas per core), each thread stack is 8 MB and numpy/TFLite map large
+    libraries, so a 128 MB function that is fine on AWS needs ~1 GB of address space
+    here. Hence 1 GB + 8 x 64 MB per CPU. ``LAMBDA_NODOCKER_MEMORY_HEADROOM_MB`` overrides
+    it; 0 disables the cap. Going over raises MemoryError in the handler (AWS instead
+    kills the sandbox, Runtime.OutOfMemory, when *resident* memory reaches MemorySize).
+    """
+    return 1024 + 8 * 64 * (os.cpu_count() or 1)
 
 
 class PortReportingEndpoint(ExecutorEndpoint):
@@ -154,7 +160,7 @@ class NoDockerRuntimeExecutor(RuntimeExecutor):
         return env
 
     def _memory_limit_mb(self) -> int:
-        headroom = int(os.environ.get("LAMBDA_NODOCKER_MEMORY_HEADROOM_MB", DEFAULT_MEMORY_HEADROOM_MB))
+        headroom = int(os.environ.get("LAMBDA_NODOCKER_MEMORY_HEADROOM_MB") or default_memory_headroom_mb())
         if headroom <= 0:
             return 0
         return int(self.function_version.config.memory_size) + headroom
