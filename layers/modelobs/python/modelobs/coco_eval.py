@@ -53,6 +53,8 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -243,7 +245,7 @@ def _field(items: Sequence[Mapping[str, Any]], key: str, where: str) -> list[Any
     """``[item[key] for item in items]``, failing with the first bad item's position."""
     source = "dt" if where == "results" else "gt"
     try:
-        return [item[key] for item in items]
+        return list(map(itemgetter(key), items))
     except (KeyError, TypeError):
         for i, item in enumerate(items):
             if not isinstance(item, Mapping):
@@ -279,6 +281,11 @@ def _index(ids: list[Any], where: str) -> dict[Any, int]:
     except TypeError as exc:
         raise CocoFormatError(f"{where} ids must be all numbers or all strings") from exc
     return {v: i for i, v in enumerate(uniq)}
+
+
+def _lookup(index: dict[Any, int], ids: list[Any]) -> NDArray[np.intp]:
+    """Positions of ``ids`` in ``index``, -1 for ids it does not hold."""
+    return np.fromiter(map(index.get, ids, repeat(-1)), dtype=np.intp, count=len(ids))
 
 
 def _from_coco(gt: Mapping[str, Any], dt: Sequence[Mapping[str, Any]]) -> _Data:
@@ -320,8 +327,8 @@ def _from_coco(gt: Mapping[str, Any], dt: Sequence[Mapping[str, Any]]) -> _Data:
         given = np.array([np.nan if x is None else x for x in areas], dtype=np.float64)
         g_area = np.where(np.isnan(given), g_area, given)
     g_crowd = np.array([bool(a.get("iscrowd", 0)) for a in anns], dtype=bool)
-    g_img = np.array([img_index.get(i, -1) for i in g_img_ids], dtype=np.intp)
-    g_cat = np.array([cat_index.get(c, -1) for c in g_cat_ids], dtype=np.intp)
+    g_img = _lookup(img_index, g_img_ids)
+    g_cat = _lookup(cat_index, g_cat_ids)
     keep = (g_img >= 0) & (g_cat >= 0)  # pycocotools evaluates only listed images/categories
 
     # detections
@@ -333,7 +340,7 @@ def _from_coco(gt: Mapping[str, Any], dt: Sequence[Mapping[str, Any]]) -> _Data:
         d_score = np.array(d_score_raw, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError) as exc:
         raise CocoFormatError("results: every score must be a number", "dt") from exc
-    d_img = np.array([img_index.get(i, -1) for i in d_img_ids], dtype=np.intp)
+    d_img = _lookup(img_index, d_img_ids)
     if (d_img < 0).any():
         missing = sorted({d_img_ids[j] for j in np.flatnonzero(d_img < 0)}, key=repr)
         raise CocoFormatError(
@@ -341,7 +348,7 @@ def _from_coco(gt: Mapping[str, Any], dt: Sequence[Mapping[str, Any]]) -> _Data:
             f" e.g. {missing[:5]!r}",
             "dt",
         )
-    d_cat = np.array([cat_index.get(c, -1) for c in d_cat_ids], dtype=np.intp)
+    d_cat = _lookup(cat_index, d_cat_ids)
     dkeep = d_cat >= 0  # detections of unknown categories are not evaluated
 
     return _Data(
@@ -450,15 +457,19 @@ def _evaluate(data: _Data) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         lo, hi = bounds[k], bounds[k + 1]
         rk = rank_s[lo:hi]
         n = npig[k, areas][:, None]  # (a, 1)
+        seg_tp = tps_s[:, :, lo:hi] if len(areas) == _A else tps_s[areas, :, lo:hi]
+        seg_fp = fps_s[:, :, lo:hi] if len(areas) == _A else fps_s[areas, :, lo:hi]
         for m, max_det in enumerate(MAX_DETS):
-            sel = np.flatnonzero(rk < max_det) + lo
+            sel = np.flatnonzero(rk < max_det)
             nd = len(sel)
             if nd == 0:
                 recall[:, k, areas, m] = 0.0
                 precision[:, :, k, areas, m] = 0.0
                 continue
-            tpi = np.cumsum(tps_s[areas][:, :, sel], axis=2)  # (a, T, nd)
-            fpi = np.cumsum(fps_s[areas][:, :, sel], axis=2)
+            whole = nd == hi - lo  # usual for maxDets=100: slice, do not copy
+            # int32 cumsum: same integers as pycocotools' int64 one, many times faster
+            tpi = np.cumsum(seg_tp if whole else seg_tp[:, :, sel], axis=2, dtype=np.int32)
+            fpi = np.cumsum(seg_fp if whole else seg_fp[:, :, sel], axis=2, dtype=np.int32)
             tp = tpi.astype(np.float64)
             fp = fpi.astype(np.float64)
             recall[:, k, areas, m] = (tp[:, :, -1] / n).T
@@ -537,7 +548,6 @@ def _match(
         return found, m_ig, m_nz
     gs, gn, ds, dn = gs[ig_i], gn[ig_i], ds[id_i], dn[id_i]
     pad = 1 << np.ceil(np.log2(gn)).astype(np.int64)
-    thr = _THR_EFF[None, None, :, None]
     for p in np.unique(pad):
         sel = np.flatnonzero(pad == p)
         sel = sel[np.argsort(-dn[sel], kind="stable")]
@@ -546,32 +556,37 @@ def _match(
         valid = cols[None, :] < b_gn[:, None]  # (nb, P)
         gidx = np.where(valid, b_gs[:, None] + cols[None, :], 0)
         box = g_box[gidx]  # (nb, P, 4)
-        crowd = g_crowd[gidx] & valid
-        nz = g_nz[gidx]
-        ig = g_ig[gidx].transpose(0, 2, 1)  # (nb, A, P)
-        taken = np.zeros((len(sel), _A, _T, p), dtype=bool)
+        crowd_np = g_crowd[gidx] & valid
+        # Ground-truth slot first: every reduction below runs over the leading
+        # axis, elementwise across contiguous (group, area, threshold) blocks.
+        crowd = np.ascontiguousarray(crowd_np.T)[:, :, None, None]  # (P, nb, 1, 1)
+        nz = np.ascontiguousarray(g_nz[gidx].T)  # (P, nb)
+        ig = np.ascontiguousarray(g_ig[gidx].transpose(1, 0, 2))  # (P, nb, A)
+        regular_gt = ~ig[..., None]  # (P, nb, A, 1)
+        slot = cols.reshape(p, 1, 1, 1)
+        taken = np.zeros((p, len(sel), _A, _T), dtype=bool)
         # rows that still have a detection at step r: a prefix, as dn is descending
         n_active = np.searchsorted(-b_dn, -np.arange(int(b_dn[0])), side="left")
         for r in range(int(b_dn[0])):
             na = int(n_active[r])
             didx = b_ds[:na] + r
-            iou = _coco_iou(d_box[didx], box[:na], crowd[:na])  # (na, P)
-            iou4 = iou[:, None, None, :]
-            elig = (iou4 >= thr) & valid[:na, None, None, :] & (
-                ~taken[:na] | crowd[:na, None, None, :]
-            )
-            regular = elig & ~ig[:na, :, None, :]
-            cand = np.where(regular.any(-1, keepdims=True), regular, elig)
-            hit = cand.any(-1)  # (na, A, T)
-            scored = np.where(cand, iou4, -1.0)
-            # the last index holding the max: pycocotools replaces on >=
-            best = p - 1 - np.argmax(scored[..., ::-1], axis=-1)
+            iou = _coco_iou(d_box[didx], box[:na], crowd_np[:na])  # (na, P)
+            iou = np.where(valid[:na], iou, -1.0).T[:, :, None, None]  # (P, na, 1, 1)
+            over = iou >= _THR_EFF  # (P, na, 1, T)
+            elig = over & (~taken[:, :na] | crowd[:, :na])  # (P, na, A, T)
+            regular = elig & regular_gt[:, :na]
+            cand = np.where(regular.any(0), regular, elig)
+            hit = cand.any(0)  # (na, A, T)
+            scored = np.where(cand, iou, -1.0)
+            # the last slot holding the max: pycocotools replaces on >=
+            best = ((scored == scored.max(0)) & cand) * slot
+            best = best.max(0)
             rows, aa, tt = np.nonzero(hit)
             bb = best[rows, aa, tt]
-            taken[rows, aa, tt, bb] = True
+            taken[bb, rows, aa, tt] = True
             found[didx] = hit
-            m_ig[didx[rows], aa, tt] = ig[rows, aa, bb]
-            m_nz[didx[rows], aa, tt] = nz[rows, bb]
+            m_ig[didx[rows], aa, tt] = ig[bb, rows, aa]
+            m_nz[didx[rows], aa, tt] = nz[bb, rows]
     return found, m_ig, m_nz
 
 
