@@ -40,6 +40,9 @@ REMOVE = [
     "google",  # protobuf: only the converter and profiling protos use it
     "protobuf*.dist-info",
     "tqdm", "tqdm*.dist-info",
+    # ai-edge-litert's schema and tensor-buffer modules use these; the Interpreter does not.
+    "ml_dtypes", "ml_dtypes*.dist-info", "flatbuffers", "flatbuffers*.dist-info",
+    "typing_extensions.py", "typing_extensions*.dist-info",
     "bin",
     "numpy/tests", "numpy/*/tests", "numpy/f2py", "numpy/_pyinstaller", "numpy/typing", "numpy/doc",
     "PIL/_imagingft*.so", "PIL/_avif*.so", "PIL/_imagingtk*.so",
@@ -71,6 +74,17 @@ def du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
+def compile_bytecode(python_dir: Path) -> None:
+    """Ship .pyc files: /opt is read-only in Lambda, so without them every cold start compiles.
+
+    ``unchecked-hash`` pycs stay valid whatever mtimes the zip gives the sources.
+    """
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "-j0", "--invalidation-mode", "unchecked-hash", str(python_dir)],
+        check=True,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("artifacts", type=Path, help="the layer root being built (SAM's ARTIFACTS_DIR)")
@@ -90,12 +104,13 @@ def main() -> int:
         shutil.copy2(args.model_dir / name, model_out / name)
 
     result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", SMOKE, str(python_dir), str(model_out / card["file"])],
+        [sys.executable, "-I", "-S", "-B", "-c", SMOKE, str(python_dir), str(model_out / card["file"])],
         capture_output=True, text=True,
     )
     if result.returncode != 0 or not result.stdout.startswith("ok"):
         print(f"trimmed layer failed its smoke test:\n{result.stdout}{result.stderr}", file=sys.stderr)
         return 1
+    compile_bytecode(python_dir)
     print(f"model layer: runtime {before / 1e6:.1f} MB -> {du(python_dir) / 1e6:.1f} MB after trimming; "
           f"total {du(args.artifacts) / 1e6:.1f} MB unzipped; smoke test {result.stdout.strip()}")
     return 0

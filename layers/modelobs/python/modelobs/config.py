@@ -13,8 +13,9 @@ from pathlib import Path
 
 from .imaging import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS
 
-#: Where the model layer puts the model in Lambda (layers unpack to /opt).
-LAMBDA_MODEL_DIR = Path("/opt/model")
+#: Layers unpack to /opt in Lambda; the local no-Docker executor unpacks them
+#: elsewhere and says where in LAMBDA_OPT_DIR.
+LAMBDA_OPT_DIR = "/opt"
 #: The same folder in a source checkout: layers/model/model beside layers/modelobs.
 CHECKOUT_MODEL_DIR = Path(__file__).resolve().parents[3] / "model" / "model"
 
@@ -29,15 +30,12 @@ class Settings:
 
 
 def find_model_dir(env: Mapping[str, str]) -> Path:
-    """``MODELOBS_MODEL_DIR``, else the Lambda layer's ``/opt/model``, else the checkout's model folder."""
+    """``MODELOBS_MODEL_DIR``, else the model layer's ``/opt/model``, else the checkout's model folder."""
     explicit = env.get("MODELOBS_MODEL_DIR")
     if explicit:
         return Path(explicit)
-    opt = env.get("MODELOBS_OPT_DIR")  # the local executor's stand-in for /opt
-    for candidate in ([Path(opt) / "model"] if opt else []) + [LAMBDA_MODEL_DIR, CHECKOUT_MODEL_DIR]:
-        if (candidate / "detector.json").is_file():
-            return candidate
-    return CHECKOUT_MODEL_DIR
+    layer = Path(env.get("LAMBDA_OPT_DIR", LAMBDA_OPT_DIR)) / "model"
+    return layer if (layer / "detector.json").is_file() else CHECKOUT_MODEL_DIR
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
