@@ -172,8 +172,8 @@ def evaluate_detections(samples: Iterable[Sample]) -> dict[str, float]:
 
     Each sample is one image: ``(gt_boxes (N, 4), gt_labels [N],
     det_boxes (M, 4), det_scores (M,), det_labels [M])`` with boxes in
-    ``[x1, y1, x2, y2]`` pixels and labels of any hashable type (class
-    names, usually). The result is what ``coco_eval`` returns for the COCO
+    ``[x1, y1, x2, y2]`` pixels and labels of one sortable, hashable type
+    (class names, usually). The result is what ``coco_eval`` returns for the COCO
     files these samples convert to: image ids 1, 2, ... in sample order,
     category ids 1, 2, ... over the sorted set of all labels (sorted, so
     the result does not depend on which class shows up first), boxes
