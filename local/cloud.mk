@@ -54,7 +54,7 @@ localstack-down: ## stop LocalStack and every process it started
 	@$(CLOUDCTL) down
 
 localstack-status: ## show whether LocalStack is up and healthy
-	@$(CLOUDCTL) status
+	@$(CLOUDCTL) status || true
 
 test-integration: venv localstack-venv lambda-runtimes ## integration tests on LocalStack (starts and stops it)
 	$(PY) -m pytest tests/integration

@@ -269,3 +269,23 @@ def test_memory_is_capped(aws_client, lambda_function) -> None:
     resp, body = invoke(aws_client("lambda"), name)
     assert resp["FunctionError"] == "Unhandled"
     assert body["errorType"] == "MemoryError"
+
+
+def test_runtime_without_interpreter_fails_at_create_and_can_be_deleted(aws_client) -> None:
+    from tests.integration.lsutil import zip_bytes
+
+    lam = aws_client("lambda")
+    name = unique("no-runtime")
+    lam.create_function(
+        FunctionName=name, Runtime="python3.9", Role="arn:aws:iam::000000000000:role/r",
+        Handler="app.handler", Code={"ZipFile": zip_bytes({"app.py": "def handler(e, c):\n    return 1\n"})},
+    )
+    deadline = time.monotonic() + 20
+    while (config := lam.get_function(FunctionName=name)["Configuration"])["State"] == "Pending":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    assert config["State"] == "Failed"
+    assert "no interpreter for runtime python3.9" in config["StateReason"]
+    lam.delete_function(FunctionName=name)  # was InternalError before patches.fix_delete_of_failed_function
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function(FunctionName=name)

@@ -37,3 +37,28 @@ def fix_log_stream_in_group_with_subscription_filter() -> None:
     if not hasattr(SubscriptionFilter, "__getitem__"):
         SubscriptionFilter.__getitem__ = lambda self, key: self.to_json()[key]  # type: ignore[attr-defined]
     LOG.debug("nodocker: patched moto LogGroup.describe_subscription_filters")
+
+
+@hooks.on_infra_start()
+def fix_delete_of_failed_function() -> None:
+    """DeleteFunction of a function in state Failed answers InternalError ("Unable to find
+    version manager") and leaves the function in place for good: LocalStack stops the
+    version manager of a failed version right away, and ``stop_version`` then finds
+    nothing to stop. Nothing to stop is not an error; a redeploy must be able to delete
+    a function whose runtime was missing."""
+    from localstack.services.lambda_.invocation.lambda_service import LambdaService
+
+    original = LambdaService.stop_version
+    if getattr(original, "_nodocker_fixed", False):
+        return
+
+    def stop_version(self: LambdaService, qualified_arn: str) -> None:
+        try:
+            original(self, qualified_arn)
+        except ValueError as e:
+            if "Unable to find version manager" not in str(e):
+                raise
+            LOG.debug("nodocker: no version manager to stop for %s", qualified_arn)
+
+    stop_version._nodocker_fixed = True  # type: ignore[attr-defined]
+    LambdaService.stop_version = stop_version  # type: ignore[method-assign]
