@@ -22,9 +22,10 @@ def test_up_is_idempotent_and_status_reports_health(localstack: str) -> None:
 
 def test_listens_on_loopback_only(localstack: str) -> None:
     """Host mode must not expose LocalStack on the network (GATEWAY_SERVER=hypercorn)."""
-    listening = subprocess.run(["ss", "-Hltn", "sport = :4566"], capture_output=True, text=True).stdout
+    port = localstack.rsplit(":", 1)[1]
+    listening = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout
     addresses = {line.split()[3] for line in listening.splitlines() if line.strip()}
-    assert addresses == {"127.0.0.1:4566"}, listening
+    assert addresses == {f"127.0.0.1:{port}"}, listening
 
 
 @pytest.fixture
