@@ -10,10 +10,10 @@ PY := $(VENV)/bin/python
 # The package index mirrors on this machine print a warning per package; keep pip quiet.
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: help venv test unit lint clean
+.PHONY: help venv test unit lint clean venv-sam build up down demo deploy
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 
 check-python:
 	@test -n "$(PYTHON312)" || scripts/find-python 3.12 >/dev/null
@@ -29,6 +29,32 @@ venv: $(VENV)/.installed ## create .venv (Python 3.12) with the project and its 
 
 test: venv ## run the whole test suite
 	$(PY) -m pytest
+
+lint: venv ## cfn-lint the SAM template
+	$(VENV)/bin/cfn-lint template.yaml
+
+# --- the local cloud: LocalStack (local/cloud.mk) + the SAM stack --------------------------
+
+.venv-sam/.installed: local/requirements-sam.txt | check-python
+	@test -x .venv-sam/bin/python || "$(PYTHON312)" -m venv .venv-sam
+	@echo "==> installing the SAM CLI into .venv-sam"
+	@.venv-sam/bin/python -m pip install $(PIP_FLAGS) -r local/requirements-sam.txt 2>&1 | grep -v "is ignored" ; test $${PIPESTATUS[0]} -eq 0
+	@touch $@
+
+venv-sam: .venv-sam/.installed ## create .venv-sam with the SAM CLI
+
+build: venv-sam ## sam build: both layers (trimmed, smoke-tested) and the functions
+	PATH="$$(dirname $(PYTHON312)):$$PATH" .venv-sam/bin/sam build
+
+deploy: venv venv-sam ## (re)deploy the stack to the running local cloud; last line: API: <url>
+	$(PY) local/stack.py deploy
+
+up: localstack-up deploy ## start the local cloud and deploy the stack (idempotent)
+
+down: localstack-down ## stop everything `make up` started
+
+demo: venv venv-sam localstack-venv lambda-runtimes ## run the demo on the local cloud (starts and stops it)
+	$(PY) local/demo.py
 
 clean: ## remove virtualenvs and build output
 	rm -rf $(VENV) .venv-* .aws-sam build *.egg-info
