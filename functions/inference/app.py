@@ -38,7 +38,7 @@ def predict() -> dict:
     metrics.add_dimension(name="ModelVersion", value=detector.card.version)
     metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=prediction.timings_ms["total_ms"])
     metrics.add_metric(name="Detections", unit=MetricUnit.Count, value=len(confident))
-    metrics.add_metric(name="MaxScore", unit=MetricUnit.None_, value=max((d.score for d in prediction.detections), default=0.0))
+    metrics.add_metric(name="MaxScore", unit=MetricUnit.NoUnit, value=max((d.score for d in prediction.detections), default=0.0))
     logger.info("prediction", extra={"capture_id": capture.id, "detections": len(confident), "timings_ms": prediction.timings_ms})
     return response_body(capture)
 
