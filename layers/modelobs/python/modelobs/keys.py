@@ -13,6 +13,11 @@ from datetime import datetime, timezone
 
 CAPTURE_IMAGES = "captures/images/"
 CAPTURE_PREDICTIONS = "captures/predictions/"
+SAMPLING_DECISIONS = "sampling/decisions/"
+SAMPLING_BUDGET = "sampling/budget/"
+REVIEWS = "reviews/"
+REVIEW_HISTORY = "reviews-history/"
+WEBHOOK_DELIVERIES = "webhooks/labelbox/deliveries/"
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _PREDICTION_KEY = re.compile(r"^captures/predictions/dt=(\d{4}-\d{2}-\d{2})/([0-9a-f]{32})\.json$")
@@ -54,3 +59,28 @@ def parse_prediction_key(key: str) -> tuple[str, str]:
     if not match:
         raise ValueError(f"not a prediction record key: {key!r}")
     return match.group(1), match.group(2)
+
+
+def sampling_decision_key(capture_id: str, day_: str) -> str:
+    return f"{SAMPLING_DECISIONS}dt={day_}/{check_id(capture_id)}.json"
+
+
+def budget_key(day_: str) -> str:
+    return f"{SAMPLING_BUDGET}dt={day_}.json"
+
+
+def review_key(capture_id: str, day_: str) -> str:
+    """The current review of a capture, in its *prediction's* day."""
+    return f"{REVIEWS}dt={day_}/{check_id(capture_id)}.json"
+
+
+def review_history_key(capture_id: str, day_: str, label_version: str) -> str:
+    """A superseded review, kept when an update replaces it."""
+    return f"{REVIEW_HISTORY}dt={day_}/{check_id(capture_id)}/{label_version}.json"
+
+
+def delivery_marker_key(delivery_id: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", delivery_id)[:200]
+    if not safe:
+        raise ValueError("empty webhook delivery id")
+    return f"{WEBHOOK_DELIVERIES}{safe}"
