@@ -9,6 +9,7 @@ prediction's day.
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import datetime, timezone
 
 CAPTURE_IMAGES = "captures/images/"
@@ -37,6 +38,27 @@ def day(ts: datetime) -> str:
     if ts.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware (UTC)")
     return ts.astimezone(timezone.utc).strftime("%Y-%m-%d")
+
+
+def new_capture_id(ts: datetime) -> str:
+    """A UUIDv7 (RFC 9562) as 32 hex digits: its first 48 bits are ``ts`` in Unix milliseconds.
+
+    Ids sort by prediction time, and whoever holds only an id (a Labelbox
+    webhook carries the global key, nothing else of ours) can find the
+    prediction's day, hence every key of that capture, without a lookup.
+    """
+    ms = int(ts.timestamp() * 1000)
+    value = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | secrets.randbits(12) << 64 | 0b10 << 62 | secrets.randbits(62)
+    return f"{value:032x}"
+
+
+def capture_time(capture_id: str) -> datetime:
+    """The prediction time a capture id carries (to the millisecond)."""
+    return datetime.fromtimestamp(int(check_id(capture_id)[:12], 16) / 1000, tz=timezone.utc)
+
+
+def capture_day(capture_id: str) -> str:
+    return day(capture_time(capture_id))
 
 
 def check_id(capture_id: str) -> str:

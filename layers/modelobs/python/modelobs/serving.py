@@ -7,7 +7,6 @@ and the Lambda handler only adapts the API Gateway event.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -15,7 +14,7 @@ from typing import Any
 
 from .config import Settings
 from .detector import Detector, Prediction
-from .keys import capture_image_key, prediction_key
+from .keys import capture_image_key, new_capture_id, prediction_key
 from .records import prediction_record
 from .upload import image_bytes
 
@@ -69,7 +68,8 @@ class PredictService:
         prediction = self.detector.predict(
             data, max_bytes=self.settings.max_image_bytes, max_pixels=self.settings.max_image_pixels
         )
-        capture_id, ts = uuid.uuid4().hex, self.clock()
+        ts = self.clock()
+        capture_id = new_capture_id(ts)
         image_key = capture_image_key(capture_id, ts, prediction.content_type)
         record = prediction_record(
             capture_id, ts, self.detector.card, prediction, image_key, data, prediction.timings_ms["total_ms"]
