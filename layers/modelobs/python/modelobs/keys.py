@@ -19,6 +19,7 @@ SAMPLING_BUDGET = "sampling/budget/"
 REVIEWS = "reviews/"
 REVIEW_HISTORY = "reviews-history/"
 WEBHOOK_DELIVERIES = "webhooks/labelbox/deliveries/"
+EVALUATIONS = "evaluations/"
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _PREDICTION_KEY = re.compile(r"^captures/predictions/dt=(\d{4}-\d{2}-\d{2})/([0-9a-f]{32})\.json$")
@@ -106,3 +107,7 @@ def delivery_marker_key(delivery_id: str) -> str:
     if not safe:
         raise ValueError("empty webhook delivery id")
     return f"{WEBHOOK_DELIVERIES}{safe}"
+
+
+def evaluation_key(capture_id: str, day_: str) -> str:
+    return f"{EVALUATIONS}dt={day_}/{check_id(capture_id)}.json"
