@@ -17,9 +17,11 @@ Control (plain JSON, not part of Labelbox):
   project_id?, reviewer?, payload_version?: 1|2, deliver?: true}``: creates or updates the
   label, delivers the webhooks, answers with the label and each delivery's receiver status.
 - ``POST /_emulator/redeliver`` ``{delivery_id}``: the same body and ``X-Labelbox-Id`` again.
-- ``POST /_emulator/fault`` ``{mode, count?}``: ``down`` (HTTP 503), ``error`` (HTTP 500),
-  ``graphql_error`` (a GraphQL error the SDK does not retry), ``reset`` (connection closed
-  without an answer), ``ok``; ``count`` limits it to the next N SDK requests.
+- ``POST /_emulator/fault`` ``{mode, count?, after?, operation?}``: ``down`` (HTTP 503) and
+  ``error`` (HTTP 500), which the SDK retries for up to ~2 minutes; ``graphql_error`` (a
+  GraphQL error it does not retry); ``reset`` (connection closed without an answer: the
+  SDK raises at once); ``ok``. ``count`` ends it after N injections, ``after`` lets N
+  matching requests through first, ``operation`` limits it to one GraphQL operation.
 - ``POST /_emulator/reset``: forget everything (tests sharing one server).
 
 Loopback only by default; a wrong ``Authorization`` is refused when started with an API key.
@@ -49,35 +51,47 @@ FAULT_MODES = ("ok", "down", "error", "graphql_error", "reset")
 
 
 class Fault:
-    """What the next SDK requests get instead of an answer (thread-safe countdown)."""
+    """What the next SDK requests get instead of an answer (thread-safe countdown).
+
+    ``operation`` restricts the fault to GraphQL requests of that operation
+    (e.g. ``createMALPredictionImportByFilePyApi``, to fail a submission after
+    its data row exists); ``after`` lets that many matching requests through
+    first; ``count`` ends the fault after that many injections.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.mode = "ok"
         self.remaining: int | None = None
+        self.after = 0
+        self.operation: str | None = None
         self.injected = 0
 
-    def set(self, mode: str, count: int | None) -> dict[str, Any]:
+    def set(self, mode: str, count: int | None = None, after: int = 0, operation: str | None = None) -> dict[str, Any]:
         if mode not in FAULT_MODES:
             raise reviewer.ControlError(400, f"mode must be one of {FAULT_MODES}")
         with self.lock:
             self.mode, self.remaining = mode, (None if mode == "ok" else count)
+            self.after, self.operation = int(after or 0), operation
             return self.describe()
 
-    def take(self) -> str:
+    def take(self, operation: str | None) -> str:
         with self.lock:
-            if self.mode == "ok":
+            if self.mode == "ok" or (self.operation and operation != self.operation):
+                return "ok"
+            if self.after > 0:
+                self.after -= 1
                 return "ok"
             mode = self.mode
             if self.remaining is not None:
                 self.remaining -= 1
                 if self.remaining <= 0:
-                    self.mode, self.remaining = "ok", None
+                    self.mode, self.remaining, self.operation = "ok", None, None
             self.injected += 1
             return mode
 
     def describe(self) -> dict[str, Any]:
-        return {"mode": self.mode, "remaining": self.remaining, "injected": self.injected}
+        return {"mode": self.mode, "remaining": self.remaining, "after": self.after, "operation": self.operation, "injected": self.injected}
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -123,6 +137,9 @@ class EmulatorServer(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: EmulatorServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, each keep-alive answer
+    # waits ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
 
     # --- plumbing ----------------------------------------------------------------------
 
@@ -142,9 +159,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    def _inject_fault(self) -> bool:
+    def _inject_fault(self, operation: str | None = None) -> bool:
         """Answer with the configured fault instead of serving; True when a fault was sent."""
-        mode = self.server.fault.take()
+        mode = self.server.fault.take(operation)
         if mode == "ok":
             return False
         log.info("fault %s injected for %s %s", mode, self.command, self.path)
@@ -186,8 +203,7 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/_emulator/"):
             self._control("POST", path, body)
         elif path in ("/graphql", "/_gql"):
-            if not self._inject_fault():
-                self._graphql(body)
+            self._graphql(body)
         elif path.startswith("/api/v1"):
             if not self._inject_fault():
                 self._send(404, {"message": f"labelbox emulator: REST POST {path} is not emulated"})
@@ -214,17 +230,27 @@ class Handler(BaseHTTPRequestHandler):
     # --- GraphQL -----------------------------------------------------------------------
 
     def _graphql(self, body: bytes) -> None:
-        if self.server.api_key is not None:
-            auth = self.headers.get("Authorization", "")
-            if auth != f"Bearer {self.server.api_key}":
-                self._send(401, {"errors": [{"message": "Invalid API key", "extensions": {"code": "AUTHENTICATION_ERROR"}}]})
-                return
         started = time.monotonic()
         op_name = "?"
+        parse_error: GraphQLFault | None = None
         try:
             request = self._graphql_request(body)
             op = parse(request["query"], request.get("operationName"))
             op_name = op.name or f"anonymous {op.kind}"
+        except GraphQLFault as fault:
+            request, op = {}, None
+            parse_error = fault
+        except (ValueError, KeyError) as exc:
+            request, op = {}, None
+            parse_error = GraphQLFault(f"malformed GraphQL request: {type(exc).__name__}: {exc}", "GRAPHQL_PARSE_FAILED")
+        if self._inject_fault(op_name):
+            return
+        if self.server.api_key is not None and self.headers.get("Authorization", "") != f"Bearer {self.server.api_key}":
+            self._send(401, {"errors": [{"message": "Invalid API key", "extensions": {"code": "AUTHENTICATION_ERROR"}}]})
+            return
+        try:
+            if op is None:
+                raise parse_error or GraphQLFault("no operation", "GRAPHQL_PARSE_FAILED")
             store = self.server.store
             with store.lock:
                 store.count_op(op_name)
@@ -306,10 +332,12 @@ class Handler(BaseHTTPRequestHandler):
             return 200, self._deliver(delivery)
         if (method, name) == ("POST", "fault"):
             count = req.get("count")
-            return 200, srv.fault.set(req.get("mode", "ok"), int(count) if count is not None else None)
+            return 200, srv.fault.set(
+                req.get("mode", "ok"), int(count) if count is not None else None, int(req.get("after") or 0), req.get("operation")
+            )
         if (method, name) == ("POST", "reset"):
             store.reset()
-            srv.fault.set("ok", None)
+            srv.fault.set("ok")
             return 200, {"ok": True}
         raise reviewer.ControlError(404, f"no control route {method} /_emulator/{name}")
 

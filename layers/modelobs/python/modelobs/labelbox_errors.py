@@ -61,6 +61,7 @@ _TRANSIENT = {
     "NetworkError",
     "ApiLimitError",
     "ProcessingWaitTimeout",
+    "RetryError",  # google.api_core: the SDK's own retries (5xx, timeouts) ran out
 }
 
 

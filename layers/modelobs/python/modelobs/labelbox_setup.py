@@ -19,6 +19,7 @@ parameters on AWS) and the functions read back with ``SetupIds.from_dict``.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -108,7 +109,9 @@ def _ensure_project(client: Any, name: str, ontology: Any, tool_name: str) -> tu
     connected = project.ontology()
     if connected is None or not (connected.normalized or {}).get("tools"):
         log.info("connecting ontology %s to project %s", ontology.uid, project.uid)
-        project.connect_ontology(ontology)
+        with warnings.catch_warnings():  # the SDK warns that it attaches the default editor: expected here
+            warnings.filterwarnings("ignore", message="Connecting default labeling editor")
+            project.connect_ontology(ontology)
         return project, ontology
     if connected.uid != ontology.uid and tool_name not in _box_tools(connected):
         raise LabelboxSetupError(
