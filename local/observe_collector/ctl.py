@@ -39,7 +39,9 @@ def serve(token: str, host: str, port: int, state_dir: Path, fresh: bool, limits
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    thread = threading.Thread(target=server.serve_forever, name="observe-collector", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="observe-collector", daemon=True
+    )
     thread.start()
     print(f"observe collector listening on {server.url} (state in {state_dir})", flush=True)
     stop.wait()
@@ -68,9 +70,12 @@ def _alive_collector(pid: int) -> bool:
     cmdline = Path(f"/proc/{pid}/cmdline")
     if cmdline.exists():
         try:
-            return b"observe_collector" in cmdline.read_bytes()
+            argv = cmdline.read_bytes().split(b"\0")
         except OSError:
             return False
+        # Exactly what start() runs: `python -m observe_collector serve ...`. A substring test
+        # would match any process whose arguments merely mention the name (a test file, an editor).
+        return any(argv[i : i + 3] == [b"-m", b"observe_collector", b"serve"] for i in range(len(argv)))
     return True
 
 
