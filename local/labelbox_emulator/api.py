@@ -325,6 +325,13 @@ class Api:
             "successesfulDataRowImports": lambda a: self._upsert_successes(a["data"]),
             "modelAssistedLabelingPredictionImport": lambda a: self._import_by_name(a["where"]),
             "task": lambda a: self.task_node(self._get("tasks", a["where"]["id"], "Task")),
+            "customMetadataOntology": lambda a: [],  # no custom metadata schemas in this workspace
+            "datasetDataRows": lambda a: self._dataset_rows(a),
+            "modelAssistedLabelingPredictionImports": lambda a: [
+                self.import_node(i)
+                for i in _page([i for i in d["imports"].values() if i["projectId"] == (a.get("where") or {}).get("projectId")], a)
+            ],
+            "__typename": "Query",
         }
         mutation: Node = {
             "uploadFile": lambda a: self._upload_file(a),
@@ -339,6 +346,7 @@ class Api:
             "updateWebhook": lambda a: self._update_webhook(a["where"], a["data"]),
             "createModelAssistedLabelingPredictionImport": lambda a: self._create_mal_import(a["data"]),
             "exportDataRowsInProject": lambda a: self._export_project(a["input"]),
+            "__typename": "Mutation",
         }
         return {"query": query, "mutation": mutation}
 
@@ -487,6 +495,12 @@ class Api:
             "jobStatus": "COMPLETE",
             "data": {"fetchedDataRows": fetched, "notFoundGlobalKeys": missing, "accessDeniedGlobalKeys": []},
         }
+
+    def _dataset_rows(self, args: Mapping[str, Any]) -> Node:
+        self._get("datasets", args.get("id"), "Dataset")
+        rows = [r for r in self.data["data_rows"].values() if r["datasetId"] == args["id"] and not r.get("deleted")]
+        rows = [r for r in rows if where_matches(r, args.get("where"))]
+        return {"nodes": [self.data_row_node(r) for r in rows], "pageInfo": {"hasNextPage": False, "startCursor": None}}
 
     # --- ontologies and projects -------------------------------------------------------
 

@@ -14,8 +14,9 @@ Control (plain JSON, not part of Labelbox):
 
 - ``GET /_emulator/health``; ``GET /_emulator/state`` (everything but secrets and blobs).
 - ``POST /_emulator/review`` ``{global_key, accept_prelabels: true | boxes: [{box|bbox, label}],
-  project_id?, reviewer?, payload_version?: 1|2, deliver?: true}``: creates or updates the
-  label, delivers the webhooks, answers with the label and each delivery's receiver status.
+  project_id?, reviewer?, payload_version?: 1|2, deliver?: true, wait?: true}``: creates or
+  updates the label, delivers the webhooks, answers with the label and each delivery's
+  receiver status (``wait: false``: answers at once, attempts appear in the state).
 - ``POST /_emulator/redeliver`` ``{delivery_id}``: the same body and ``X-Labelbox-Id`` again.
 - ``POST /_emulator/fault`` ``{mode, count?, after?, operation?}``: ``down`` (HTTP 503) and
   ``error`` (HTTP 500), which the SDK retries for up to ~2 minutes; ``graphql_error`` (a
@@ -322,7 +323,11 @@ class Handler(BaseHTTPRequestHandler):
             with store.lock:
                 answer, deliveries = reviewer.review(Api(store, srv.url), req, srv.webhook_payload_version)
                 store.save()
-            answer["deliveries"] = [self._deliver(d) for d in deliveries]
+            if req.get("wait", True):
+                answer["deliveries"] = [self._deliver(d) for d in deliveries]
+            else:  # fire and forget: the demo reviews many captures; attempts land in the state
+                threading.Thread(target=lambda: [self._deliver(d) for d in deliveries], daemon=True).start()
+                answer["deliveries"] = [{"delivery_id": d["id"], "url": d["url"], "event": d["event"], "status": "pending"} for d in deliveries]
             return 200, answer
         if (method, name) == ("POST", "redeliver"):
             with store.lock:

@@ -353,3 +353,26 @@ def test_an_api_key_can_be_required() -> None:
             connect("wrong", srv.url).get_user()
     finally:
         srv.stop()
+
+
+def test_review_without_waiting_delivers_in_the_background(client: Any, ids: SetupIds, emulator: EmulatorServer, receiver: Receiver) -> None:
+    import time
+
+    gk = key()
+    submit(client, ids, gk)
+    answer = control(emulator, "review", {"global_key": gk, "wait": False})
+    delivery_id = answer["deliveries"][0]["delivery_id"]
+    assert answer["deliveries"][0]["status"] == "pending"
+    deadline = time.monotonic() + 10
+    while not receiver.for_key(gk) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ((headers, _),) = receiver.for_key(gk)
+    assert headers["X-Labelbox-Id"] == delivery_id
+
+
+def test_sdk_lookups_the_functions_may_use(client: Any, ids: SetupIds) -> None:
+    gk = key()
+    sub = submit(client, ids, gk)
+    assert client.get_data_row_by_global_key(gk).uid == sub.data_row_id
+    assert [t.name for t in client.get_ontology(ids.ontology_id).tools()] == ["animal"]
+    assert any(b.name == f"modelobs-{gk}" for b in client.get_project(ids.project_id).batches())
