@@ -173,3 +173,11 @@ def test_custom_predicate():
     assert cwlogs.filter_records(records, cwlogs.keep_all).dropped == 0
     only_reports = cwlogs.filter_records(records, lambda r: r["message"].startswith("REPORT"))
     assert len(only_reports.kept) == 1 and only_reports.dropped == 2
+
+
+def test_json_with_keys_keeps_only_lines_carrying_them():
+    records = cwlogs.records_from_event(cloudwatch_event(DOC))
+    records.append({**records[1], "message": '{"level": "INFO", "message": "loaded"}'})
+    kept = cwlogs.filter_records(records, cwlogs.json_with_keys("evaluation_id", "_aws"))
+    assert [json.loads(r["message"])["evaluation_id"] for r in kept.kept] == ["e1"]
+    assert kept.dropped == 3

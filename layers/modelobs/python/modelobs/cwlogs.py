@@ -202,6 +202,22 @@ def is_json_object(record: Record) -> bool:
         return False
 
 
+def json_with_keys(*keys: str) -> RecordFilter:
+    """A filter keeping JSON-object lines that have all ``keys`` at the top level.
+
+    E.g. ``json_with_keys("evaluation_id")`` keeps the evaluate function's one
+    line per evaluation and drops its other structured logs.
+    """
+
+    def predicate(record: Record) -> bool:
+        if not is_json_object(record):
+            return False
+        doc = json.loads(record["message"])
+        return all(k in doc for k in keys)
+
+    return predicate
+
+
 def keep_all(record: Record) -> bool:
     """Forward every line (what a real subscription filter pattern of "" would deliver)."""
     return True
