@@ -376,3 +376,17 @@ def test_sdk_lookups_the_functions_may_use(client: Any, ids: SetupIds) -> None:
     assert client.get_data_row_by_global_key(gk).uid == sub.data_row_id
     assert [t.name for t in client.get_ontology(ids.ontology_id).tools()] == ["animal"]
     assert any(b.name == f"modelobs-{gk}" for b in client.get_project(ids.project_id).batches())
+
+
+def test_concurrent_duplicate_events_make_one_data_row(client: Any, ids: SetupIds, emulator: EmulatorServer) -> None:
+    """S3 can deliver the same event twice at once: both invocations succeed, Labelbox holds one row."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    gk = key()
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: submit(connect("test-key", emulator.url), ids, gk), range(3)))
+    assert len({r.data_row_id for r in results}) == 1
+    assert sum(r.created for r in results) == 1  # the losers of the race report that they found it
+    rows = rows_for(emulator, gk)
+    assert len(rows) == 1 and rows[0]["projectIds"] == [ids.project_id]
+    assert len(control(emulator, "state")["prelabels"][ids.project_id][rows[0]["id"]]) == len(BOXES)

@@ -27,7 +27,6 @@ Any Labelbox failure raises ``LabelboxUnavailableError`` (retry later) or
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -113,7 +112,8 @@ def _find_data_row(client: Any, global_key: str) -> str | None:
     return ids[0] if ids else None
 
 
-def _create_data_row(client: Any, dataset_id: str, global_key: str, image: bytes | str, content_type: str) -> str:
+def _create_data_row(client: Any, dataset_id: str, global_key: str, image: bytes | str, content_type: str) -> tuple[str, bool]:
+    """(data row id, True) when this call created it; (id, False) when a concurrent attempt did."""
     if isinstance(image, (bytes, bytearray)):
         ext = _EXTENSIONS.get(content_type, "bin")
         row_data = client.upload_data(bytes(image), filename=f"{global_key}.{ext}", content_type=content_type)
@@ -128,14 +128,14 @@ def _create_data_row(client: Any, dataset_id: str, global_key: str, image: bytes
         if "global key" in message.lower():
             found = _find_data_row(client, global_key)  # a concurrent attempt created it
             if found:
-                return found
+                return found, False
         raise LabelboxRejectedError(f"create data row {global_key!r}", message)
     if task.status != "COMPLETE":
         raise LabelboxUnavailableError(f"create data row {global_key!r}", f"upload task {task.uid} is {task.status}")
     created = task.result or []
     if not created:
         raise LabelboxRejectedError(f"create data row {global_key!r}", f"upload task {task.uid} created no data row")
-    return str(created[0]["id"])
+    return str(created[0]["id"]), True
 
 
 def _in_project(project: Any, global_key: str) -> bool:
@@ -173,7 +173,7 @@ def _add_to_project(client: Any, project: Any, data_row_id: str, global_key: str
 
 def _import_prelabels(client: Any, project_id: str, global_key: str, annotations: list[dict[str, Any]], poll_s: float) -> str:
     action = f"pre-label {global_key!r}"
-    name = f"modelobs-{global_key}-{int(time.time() * 1000)}"  # unique per attempt; uuids make it idempotent
+    name = f"modelobs-{global_key}-{uuid.uuid4().hex[:12]}"  # unique per attempt; annotation uuids make it idempotent
     with sdk_errors(action):
         job = MALPredictionImport.create_from_objects(client, project_id, name, annotations)
         job.wait_till_done(sleep_time_seconds=max(1, int(poll_s)))
@@ -215,9 +215,9 @@ def submit_for_review(
     annotations = prelabel_annotations(global_key, boxes_xyxy, labels, width, height, ids.tool_names)
     with sdk_errors(f"find or create data row {global_key!r}"):
         data_row_id = _find_data_row(client, global_key)
-        created = data_row_id is None
+        created = False
         if data_row_id is None:
-            data_row_id = _create_data_row(client, ids.dataset_id, global_key, image, content_type)
+            data_row_id, created = _create_data_row(client, ids.dataset_id, global_key, image, content_type)
         project = client.get_project(ids.project_id)
     name = f"{batch_name}-{global_key}"
     batch_id = _add_to_project(client, project, data_row_id, global_key, name, int(priority))
