@@ -124,12 +124,12 @@ def _create_data_row(client: Any, dataset_id: str, global_key: str, image: bytes
     task.wait_till_done()
     errors = task.errors
     if errors:
-        message = "; ".join(str(e.get("message")) for e in errors)
-        if "global key" in message.lower():
-            found = _find_data_row(client, global_key)  # a concurrent attempt created it
-            if found:
-                return found, False
-        raise LabelboxRejectedError(f"create data row {global_key!r}", message)
+        # Most likely a concurrent attempt took the global key first; Labelbox's wording
+        # is not relied on: if the key now names a data row, that is ours.
+        found = _find_data_row(client, global_key)
+        if found:
+            return found, False
+        raise LabelboxRejectedError(f"create data row {global_key!r}", "; ".join(str(e.get("message")) for e in errors))
     if task.status != "COMPLETE":
         raise LabelboxUnavailableError(f"create data row {global_key!r}", f"upload task {task.uid} is {task.status}")
     created = task.result or []
