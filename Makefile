@@ -62,3 +62,4 @@ clean: ## remove virtualenvs and build output
 # Each area keeps its own targets beside its code.
 -include model_build/build.mk
 -include local/cloud.mk
+-include local/observe.mk
