@@ -16,7 +16,6 @@ import os
 import secrets
 import struct
 import threading
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -201,7 +200,3 @@ class Store:
     def count_op(self, name: str) -> None:
         with self.lock:
             self.ops[name] = self.ops.get(name, 0) + 1
-
-    @staticmethod
-    def monotonic() -> float:
-        return time.monotonic()

@@ -112,7 +112,7 @@ def _find_data_row(client: Any, global_key: str) -> str | None:
     return ids[0] if ids else None
 
 
-def _create_data_row(client: Any, dataset_id: str, global_key: str, image: bytes | str, content_type: str) -> tuple[str, bool]:
+def _create_data_row(client: Any, dataset_id: str, global_key: str, image: bytes | str, content_type: str, wait_s: float) -> tuple[str, bool]:
     """(data row id, True) when this call created it; (id, False) when a concurrent attempt did."""
     if isinstance(image, (bytes, bytearray)):
         ext = _EXTENSIONS.get(content_type, "bin")
@@ -121,7 +121,7 @@ def _create_data_row(client: Any, dataset_id: str, global_key: str, image: bytes
         row_data = image
     dataset = client.get_dataset(dataset_id)
     task = dataset.create_data_rows([{"row_data": row_data, "global_key": global_key, "external_id": global_key, "media_type": "IMAGE"}])
-    task.wait_till_done()
+    task.wait_till_done(timeout_seconds=wait_s)
     errors = task.errors
     if errors:
         # Most likely a concurrent attempt took the global key first; Labelbox's wording
@@ -138,10 +138,10 @@ def _create_data_row(client: Any, dataset_id: str, global_key: str, image: bytes
     return str(created[0]["id"]), True
 
 
-def _in_project(project: Any, global_key: str) -> bool:
+def _in_project(project: Any, global_key: str, wait_s: float) -> bool:
     """True when the data row is in the project (an export of just that row finds it)."""
     task = project.export(filters={"global_keys": [global_key]}, params={"project_details": True})
-    task.wait_till_done()
+    task.wait_till_done(timeout_seconds=int(wait_s))
     if task.status != "COMPLETE" or not task.has_result():
         return False
     rows: list[Any] = []
@@ -149,7 +149,7 @@ def _in_project(project: Any, global_key: str) -> bool:
     return any((r.get("data_row") or {}).get("global_key") == global_key for r in rows)
 
 
-def _add_to_project(client: Any, project: Any, data_row_id: str, global_key: str, batch_name: str, priority: int) -> str | None:
+def _add_to_project(project: Any, data_row_id: str, global_key: str, batch_name: str, priority: int, wait_s: float) -> str | None:
     action = f"add {global_key!r} to project {project.uid}"
     try:
         with sdk_errors(action):
@@ -159,13 +159,13 @@ def _add_to_project(client: Any, project: Any, data_row_id: str, global_key: str
     except LabelboxRejectedError as exc:
         # A retry: the batch of this capture exists already, or the row is in the project.
         with sdk_errors(action):
-            if _in_project(project, global_key):
+            if _in_project(project, global_key, wait_s):
                 log.info("capture %s is already in project %s (%s)", global_key, project.uid, exc.message)
                 return None
         raise
     if data_row_id in (batch.failed_data_row_ids or []):
         with sdk_errors(action):
-            if _in_project(project, global_key):
+            if _in_project(project, global_key, wait_s):
                 return batch.uid
         raise LabelboxRejectedError(action, f"batch {batch.uid} did not take the data row")
     return batch.uid
@@ -201,12 +201,16 @@ def submit_for_review(
     priority: int = 5,
     content_type: str = "image/jpeg",
     import_poll_s: float = 2.0,
+    wait_s: float = 120.0,
 ) -> Submission:
     """Put one capture in front of a reviewer with the model's boxes pre-drawn; safe to retry.
 
     ``image`` is the image bytes (uploaded to Labelbox) or a URL Labelbox can
     read for as long as the review takes (not a short-lived presigned URL).
     ``priority`` is Labelbox's batch priority, 1 (first) to 5 (last).
+    ``wait_s`` bounds each wait on a Labelbox task (upload, export); the MAL
+    import is polled every ``import_poll_s`` until it ends, so keep the
+    Lambda timeout as the outer bound.
     """
     if not global_key:
         raise ValueError("global_key is required (the capture id)")
@@ -217,10 +221,10 @@ def submit_for_review(
         data_row_id = _find_data_row(client, global_key)
         created = False
         if data_row_id is None:
-            data_row_id, created = _create_data_row(client, ids.dataset_id, global_key, image, content_type)
+            data_row_id, created = _create_data_row(client, ids.dataset_id, global_key, image, content_type, wait_s)
         project = client.get_project(ids.project_id)
     name = f"{batch_name}-{global_key}"
-    batch_id = _add_to_project(client, project, data_row_id, global_key, name, int(priority))
+    batch_id = _add_to_project(project, data_row_id, global_key, name, int(priority), wait_s)
     import_name = _import_prelabels(client, ids.project_id, global_key, annotations, import_poll_s) if annotations else None
     return Submission(
         global_key=global_key,
