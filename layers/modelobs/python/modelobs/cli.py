@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -109,7 +110,44 @@ def _add_eval_coco(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_eval_coco)
 
 
-_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_predict, _add_eval_coco]
+def _replay_observe(args: argparse.Namespace) -> int:
+    """Re-send the batches the forwarder could not deliver; each is deleted only once Observe took it."""
+    import boto3
+
+    from .observe import ObserveClient, ObserveConfig
+    from .observe_forward import replay_s3
+    from .observe_secret import token_from_env
+
+    try:
+        config = ObserveConfig.from_env()
+    except ValueError as exc:
+        print(f"modelobs replay observe: {exc}", file=sys.stderr)
+        return 2
+    kwargs = {"endpoint_url": args.endpoint_url} if args.endpoint_url else {}
+    report = replay_s3(boto3.client("s3", **kwargs), args.bucket, ObserveClient(config, token_provider=token_from_env))
+    print(json.dumps(report.to_dict()))
+    return 0 if report.ok else 1
+
+
+def _add_replay(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("replay", help="re-send what a forwarder kept after failures",
+                       description="Re-send stored failures. Today: `replay observe`.")
+    targets = p.add_subparsers(dest="target", metavar="TARGET", required=True)
+    o = targets.add_parser(
+        "observe",
+        help="re-send batches the Observe forwarder stored under forwarder-failures/",
+        description="Re-send every batch under s3://BUCKET/forwarder-failures/ to Observe and delete each once "
+        "it is accepted (a partly accepted batch is rewritten with the rest). Observe settings come from the "
+        "environment as in the function: OBSERVE_CUSTOMER_ID or OBSERVE_ENDPOINT, and the token from "
+        "OBSERVE_TOKEN_SECRET_ID, OBSERVE_TOKEN_PARAMETER or OBSERVE_TOKEN. Exit 1 if anything is still failing.",
+    )
+    o.add_argument("--bucket", default=os.environ.get("MODELOBS_BUCKET"), required=not os.environ.get("MODELOBS_BUCKET"),
+                   help="the stack's bucket (default: $MODELOBS_BUCKET)")
+    o.add_argument("--endpoint-url", default=None, help="S3 endpoint, e.g. http://127.0.0.1:4566 for the local cloud")
+    o.set_defaults(func=_replay_observe)
+
+
+_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_predict, _add_eval_coco, _add_replay]
 
 
 def build_parser() -> argparse.ArgumentParser:
