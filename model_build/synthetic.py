@@ -49,6 +49,7 @@ class SceneParams:
     noise_max: float  # sensor noise sigma, 0..255 units
     contrast_drop: float  # up to this share of the contrast is removed globally
     camouflage: float  # how far an animal's colour is pulled toward the background behind it
+    animal_overlap: float  # how much of an animal's box another animal's box may cover (placement retries)
 
     @classmethod
     def at(cls, difficulty: float) -> "SceneParams":
@@ -56,11 +57,12 @@ class SceneParams:
         return cls(
             size_frac=(_lerp(0.22, 0.07, t), _lerp(0.6, 0.3, t)),
             n_distractors=(int(round(_lerp(0, 3, t))), int(round(_lerp(3, 12, t)))),
-            occlusion_prob=_lerp(0.1, 0.55, t),
+            occlusion_prob=_lerp(0.05, 0.55, t),
             blur_max=_lerp(0.15, 0.9, t),
             noise_max=_lerp(3.0, 16.0, t),
             contrast_drop=_lerp(0.0, 0.55, t),
             camouflage=_lerp(0.0, 0.65, t),
+            animal_overlap=_lerp(0.15, 0.7, t),
         )
 
 
@@ -89,6 +91,21 @@ def _place(rng: np.random.Generator, mask: np.ndarray, width: int, height: int, 
     x0 = int(rng.uniform(-w * outside, width - w * (1 - outside)))
     y0 = int(rng.uniform(-h * outside, height - h * (1 - outside)))
     return x0, y0
+
+
+def _overlap(mask: np.ndarray, x0: int, y0: int, layers: Sequence[_Layer]) -> float:
+    """Largest share of the smaller bounding box that a new shape at (x0, y0) shares with a placed animal."""
+    h, w = mask.shape
+    worst = 0.0
+    for other in layers:
+        if not other.animal:
+            continue
+        oh, ow = other.mask.shape
+        iw = min(x0 + w, other.x0 + ow) - max(x0, other.x0)
+        ih = min(y0 + h, other.y0 + oh) - max(y0, other.y0)
+        if iw > 0 and ih > 0:
+            worst = max(worst, iw * ih / min(w * h, ow * oh))
+    return worst
 
 
 def _composite(img: np.ndarray, owner: np.ndarray, layer: _Layer, fill: np.ndarray, index: int) -> None:
@@ -125,7 +142,7 @@ def _animal_colour(rng: np.random.Generator, img: np.ndarray, layer: _Layer, cam
 
 def _n_animals(rng: np.random.Generator) -> int:
     """0 in about one image in eight (so the model learns to say nothing), else 1..5, mostly 1-2."""
-    return int(rng.choice([0, 1, 2, 3, 4, 5], p=[0.12, 0.36, 0.26, 0.14, 0.08, 0.04]))
+    return int(rng.choice([0, 1, 2, 3, 4, 5], p=[0.12, 0.4, 0.27, 0.13, 0.06, 0.02]))
 
 
 def generate_sample(rng: np.random.Generator, difficulty: float = 0.0, sample_id: str = "synthetic") -> Sample:
@@ -140,7 +157,10 @@ def generate_sample(rng: np.random.Generator, difficulty: float = 0.0, sample_id
     for _ in range(_n_animals(rng)):
         size = short * rng.uniform(*p.size_frac)
         mask, kind = shapes.animal_mask(rng, size)
-        x0, y0 = _place(rng, mask, width, height)
+        for _try in range(8):  # herds overlap more as difficulty rises; easy scenes keep animals apart
+            x0, y0 = _place(rng, mask, width, height)
+            if _overlap(mask, x0, y0, layers) <= p.animal_overlap:
+                break
         layers.append(_Layer(mask, x0, y0, True, kind))
     for _ in range(int(rng.integers(p.n_distractors[0], p.n_distractors[1] + 1))):
         size = short * rng.uniform(0.05, 0.45)
