@@ -49,9 +49,12 @@ build: venv-sam ## sam build: both layers (trimmed, smoke-tested) and the functi
 deploy: venv venv-sam ## (re)deploy the stack to the running local cloud; last line: API: <url>
 	$(PY) local/stack.py deploy
 
-up: localstack-up deploy ## start the local cloud and deploy the stack (idempotent)
+up: venv localstack-venv lambda-runtimes ## start the local cloud and deploy the stack (idempotent)
+	$(PY) local/services.py up
+	@$(MAKE) --no-print-directory deploy
 
-down: localstack-down ## stop everything `make up` started
+down: ## stop everything `make up` started (LocalStack and the emulators)
+	$(PY) local/services.py down
 
 demo: venv venv-sam localstack-venv lambda-runtimes ## run the demo on the local cloud (starts and stops it)
 	$(PY) local/demo.py
@@ -63,3 +66,4 @@ clean: ## remove virtualenvs and build output
 -include model_build/build.mk
 -include local/cloud.mk
 -include local/observe.mk
+-include local/labelbox.mk

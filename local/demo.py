@@ -31,7 +31,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "local")]
 
-import cloudctl  # noqa: E402
+import services  # noqa: E402
 import stack  # noqa: E402
 from model_build.synthetic import make_sample  # noqa: E402
 from modelobs.matching import image_stats  # noqa: E402
@@ -160,19 +160,14 @@ def main() -> int:
     parser.add_argument("--keep-running", action="store_true", help="leave the local cloud up at the end")
     args = parser.parse_args()
 
-    started_here = cloudctl.healthy() is None
-    if started_here:
-        print("==> starting the local cloud (LocalStack, host mode)")
-        if cloudctl.main(["up"]) != 0:
-            return 1
-    try:
+    print("==> starting the local cloud (what is not already running)")
+    with services.running(keep=args.keep_running) as started:
         facts = stack.deploy()
         print(f"API: {facts['api_url']}")
-        return run_demo(facts, args.images, args.concurrency, args.seed)
-    finally:
-        if started_here and not args.keep_running:
-            print("\n==> stopping the local cloud it started")
-            cloudctl.main(["down"])
+        code = run_demo(facts, args.images, args.concurrency, args.seed)
+        if started and not args.keep_running:
+            print("\n==> stopping what the demo started: " + ", ".join(s.name for s in started))
+        return code
 
 
 if __name__ == "__main__":

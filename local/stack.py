@@ -33,6 +33,8 @@ STACK_NAME = "modelobs"
 REGION = "us-east-1"
 ENDPOINT = os.environ.get("LOCALSTACK_ENDPOINT", "http://127.0.0.1:4566")
 ARTIFACTS_BUCKET = "modelobs-sam-artifacts"
+OBSERVE_PORT = int(os.environ.get("OBSERVE_PORT", "8491"))
+OBSERVE_SECRET_NAME = "modelobs/local/observe-token"
 
 
 def local_env() -> dict[str, str]:
@@ -101,6 +103,34 @@ def outputs() -> dict[str, Any]:
     }
 
 
+def ensure_secret(name: str, value: str) -> str:
+    """Create or update a Secrets Manager secret on the local cloud; returns its ARN.
+
+    The stack takes secrets by ARN, as on AWS, where the operator creates them
+    once (README: connecting real Labelbox and Observe).
+    """
+    sm = client("secretsmanager")
+    try:
+        arn = sm.describe_secret(SecretId=name)["ARN"]
+        sm.put_secret_value(SecretId=name, SecretString=value)
+        return arn
+    except sm.exceptions.ResourceNotFoundException:
+        return sm.create_secret(Name=name, SecretString=value)["ARN"]
+
+
+def parameter_overrides() -> dict[str, str]:
+    """The stack's parameters on the local cloud: the emulators' loopback URLs and local secrets."""
+    sys.path.insert(0, str(ROOT / "local"))
+    from observe_collector import LOCAL_TOKEN
+
+    return {
+        "Stage": "local",
+        "LogRetentionDays": "7",
+        "ObserveEndpoint": f"http://127.0.0.1:{OBSERVE_PORT}",
+        "ObserveTokenSecretArn": ensure_secret(OBSERVE_SECRET_NAME, LOCAL_TOKEN),
+    }
+
+
 def deploy() -> dict[str, Any]:
     env = local_env()
     if not SAM.exists():
@@ -108,10 +138,11 @@ def deploy() -> dict[str, Any]:
     s3 = client("s3")
     if ARTIFACTS_BUCKET not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
         s3.create_bucket(Bucket=ARTIFACTS_BUCKET)
+    overrides = " ".join(f"{k}={v}" for k, v in parameter_overrides().items())
     run([str(SAM), "build", "--config-env", "local"], env, "sam build (layers trimmed and smoke-tested)")
     run(
         [str(SAM), "deploy", "--config-env", "local", "--no-progressbar",
-         "--s3-bucket", ARTIFACTS_BUCKET, "--no-resolve-s3"],
+         "--s3-bucket", ARTIFACTS_BUCKET, "--no-resolve-s3", "--parameter-overrides", overrides],
         env,
         f"sam deploy --config-env local (stack {STACK_NAME} on {ENDPOINT})",
     )

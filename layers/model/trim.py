@@ -44,7 +44,7 @@ REMOVE = [
     "ml_dtypes", "ml_dtypes*.dist-info", "flatbuffers", "flatbuffers*.dist-info",
     "typing_extensions.py", "typing_extensions*.dist-info",
     "bin",
-    "numpy/tests", "numpy/*/tests", "numpy/f2py", "numpy/_pyinstaller", "numpy/typing", "numpy/doc",
+    "numpy/tests", "numpy/*/tests", "numpy/f2py", "numpy/_pyinstaller", "numpy/doc",  # numpy.typing stays: modelobs annotates with it
     "PIL/_imagingft*.so", "PIL/_avif*.so", "PIL/_imagingtk*.so",
     "pillow.libs/libfreetype*", "pillow.libs/libharfbuzz*", "pillow.libs/libbrotli*", "pillow.libs/libavif*",
     "**/__pycache__", "**/*.pyi", "*.dist-info/RECORD",

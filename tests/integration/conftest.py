@@ -8,6 +8,10 @@ API for integration tests:
   points the tests at some other LocalStack without starting anything.
 * ``aws_session`` (session): a ``boto3.Session`` with LocalStack's test credentials.
 * ``aws_client`` (session): factory, ``aws_client("s3")`` -> a boto3 client on LocalStack.
+* ``emulators`` (session): the Labelbox emulator and the Observe collector, started if not
+  up (and then stopped at the end); yields the ``local/services.py`` module.
+* ``stack`` (session): the SAM stack built and deployed to LocalStack once per session
+  (``local/stack.py``); yields its facts: ``api_url``, ``bucket``, ``functions`` ...
 * ``lambda_function`` (function): factory that zips files, creates a function (and its
   layers), waits until it is Active and deletes it after the test; returns its name.
 
@@ -145,3 +149,28 @@ def lambda_function(aws_client) -> Iterator[Callable[..., str]]:
             lam.delete_layer_version(LayerName=layer_name, VersionNumber=version)
         except Exception:
             pass
+
+
+@pytest.fixture(scope="session")
+def emulators(localstack: str):
+    """The SaaS emulators the stack talks to, started here unless already up."""
+    import services
+
+    others = [s for s in services.SERVICES if s.name != "LocalStack"]
+    try:
+        started = services.up(others)
+    except services.StartError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield services
+    services.down(started)
+
+
+@pytest.fixture(scope="session")
+def stack(localstack: str, emulators) -> dict:
+    """Deploy the SAM stack once per test session (a redeploy of an existing stack is an update)."""
+    import stack as stack_module
+
+    made = subprocess.run(["make", "--no-print-directory", "venv-sam"], cwd=ROOT, capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.fail(f"make venv-sam failed:\n{made.stdout}\n{made.stderr}", pytrace=False)
+    return stack_module.deploy()

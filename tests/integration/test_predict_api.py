@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -20,19 +18,7 @@ import pytest
 from PIL import Image
 
 from model_build.synthetic import make_sample
-from tests.integration.lsutil import ROOT, log_lines
-
-sys.path.insert(0, str(ROOT / "local"))
-import stack as stack_module  # noqa: E402
-
-
-@pytest.fixture(scope="session")
-def stack(localstack: str) -> dict:
-    """Deploy the SAM stack once per test session (a redeploy of an existing stack is an update)."""
-    made = subprocess.run(["make", "--no-print-directory", "venv-sam"], cwd=ROOT, capture_output=True, text=True)
-    if made.returncode != 0:
-        pytest.fail(f"make venv-sam failed:\n{made.stdout}\n{made.stderr}", pytrace=False)
-    return stack_module.deploy()
+from tests.integration.lsutil import log_lines
 
 
 def http(url: str, data: bytes | None = None, content_type: str | None = None) -> tuple[int, dict]:
