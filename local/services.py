@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The local cloud's processes as one: LocalStack, the Observe collector (and the Labelbox emulator).
+"""The local cloud's processes as one: LocalStack, the Observe collector and the Labelbox emulator.
 
     python3 local/services.py up | down | status
 
@@ -24,6 +24,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import cloudctl  # noqa: E402
+from labelbox_emulator import ctl as labelbox_ctl  # noqa: E402
 from observe_collector import LOCAL_TOKEN  # noqa: E402
 from observe_collector import ctl as observe_ctl  # noqa: E402
 
@@ -31,6 +32,8 @@ LOCAL_DIR = Path(os.environ.get("MODELOBS_LOCAL_DIR", ROOT / ".local"))
 OBSERVE_PORT = int(os.environ.get("OBSERVE_PORT", "8491"))
 OBSERVE_URL = f"http://127.0.0.1:{OBSERVE_PORT}"
 OBSERVE_DIR = LOCAL_DIR / "observe"
+LABELBOX_PORT = labelbox_ctl.PORT
+LABELBOX_URL = f"http://127.0.0.1:{LABELBOX_PORT}"
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,12 @@ SERVICES = [
         lambda: observe_ctl.health(OBSERVE_URL) is not None,
         lambda: observe_ctl.start(LOCAL_TOKEN, "127.0.0.1", OBSERVE_PORT, OBSERVE_DIR, False),
         lambda: observe_ctl.stop(OBSERVE_DIR),
+    ),
+    Service(
+        "Labelbox emulator",
+        lambda: labelbox_ctl._healthy(LABELBOX_URL),
+        lambda: labelbox_ctl.start(LABELBOX_PORT, False, 2),
+        labelbox_ctl.stop,
     ),
 ]
 

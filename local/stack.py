@@ -35,6 +35,13 @@ ENDPOINT = os.environ.get("LOCALSTACK_ENDPOINT", "http://127.0.0.1:4566")
 ARTIFACTS_BUCKET = "modelobs-sam-artifacts"
 OBSERVE_PORT = int(os.environ.get("OBSERVE_PORT", "8491"))
 OBSERVE_SECRET_NAME = "modelobs/local/observe-token"
+LABELBOX_PORT = int(os.environ.get("LABELBOX_EMULATOR_PORT", "8490"))
+LABELBOX_API_URL = f"http://127.0.0.1:{LABELBOX_PORT}"
+LABELBOX_KEY_SECRET_NAME = "modelobs/local/labelbox-api-key"
+LABELBOX_WEBHOOK_SECRET_NAME = "modelobs/local/labelbox-webhook-secret"
+#: The emulator accepts any key; the webhook secret is fixed so redeploys keep verifying.
+LOCAL_LABELBOX_KEY = "local-emulator-api-key"
+LOCAL_WEBHOOK_SECRET = "local-webhook-secret-not-for-production"
 
 
 def local_env() -> dict[str, str]:
@@ -118,7 +125,7 @@ def ensure_secret(name: str, value: str) -> str:
         return sm.create_secret(Name=name, SecretString=value)["ARN"]
 
 
-def parameter_overrides() -> dict[str, str]:
+def parameter_overrides(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The stack's parameters on the local cloud: the emulators' loopback URLs and local secrets."""
     sys.path.insert(0, str(ROOT / "local"))
     from observe_collector import LOCAL_TOKEN
@@ -128,17 +135,38 @@ def parameter_overrides() -> dict[str, str]:
         "LogRetentionDays": "7",
         "ObserveEndpoint": f"http://127.0.0.1:{OBSERVE_PORT}",
         "ObserveTokenSecretArn": ensure_secret(OBSERVE_SECRET_NAME, LOCAL_TOKEN),
+        "LabelboxApiUrl": LABELBOX_API_URL,
+        "LabelboxApiKeySecretArn": ensure_secret(LABELBOX_KEY_SECRET_NAME, LOCAL_LABELBOX_KEY),
+        "LabelboxWebhookSecretArn": ensure_secret(LABELBOX_WEBHOOK_SECRET_NAME, LOCAL_WEBHOOK_SECRET),
+        **(extra or {}),
     }
 
 
-def deploy() -> dict[str, Any]:
+def labelbox_setup(facts: dict[str, Any]) -> dict[str, Any]:
+    """`modelobs labelbox setup` against the emulator, webhook pointing at the deployed API."""
+    from modelobs.labelbox_connect import connect
+    from modelobs.labelbox_setup import ensure_setup
+
+    webhook_url = facts["api_url"] + "/webhooks/labelbox"
+    print(f"==> modelobs labelbox setup (emulator {LABELBOX_API_URL}, webhook {webhook_url})", flush=True)
+    ids = ensure_setup(
+        connect(api_key=LOCAL_LABELBOX_KEY, api_url=LABELBOX_API_URL), "modelobs-captures", "modelobs-review",
+        webhook_url=webhook_url, webhook_secret=LOCAL_WEBHOOK_SECRET, replace_webhook=True,
+    )
+    client("ssm").put_parameter(Name=facts["outputs"]["LabelboxIdsParameter"], Value=json.dumps(ids.to_dict()),
+                                Type="String", Overwrite=True)
+    return ids.to_dict()
+
+
+def deploy(extra_parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """Build and deploy; ``extra_parameters`` override template parameters (e.g. sampling rates)."""
     env = local_env()
     if not SAM.exists():
         sys.exit(f"{SAM} not found: run `make venv-sam` first")
     s3 = client("s3")
     if ARTIFACTS_BUCKET not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
         s3.create_bucket(Bucket=ARTIFACTS_BUCKET)
-    overrides = " ".join(f"{k}={v}" for k, v in parameter_overrides().items())
+    overrides = " ".join(f"{k}={v}" for k, v in parameter_overrides(extra_parameters).items())
     run([str(SAM), "build", "--config-env", "local"], env, "sam build (layers trimmed and smoke-tested)")
     run(
         [str(SAM), "deploy", "--config-env", "local", "--no-progressbar",
@@ -147,6 +175,7 @@ def deploy() -> dict[str, Any]:
         f"sam deploy --config-env local (stack {STACK_NAME} on {ENDPOINT})",
     )
     facts = outputs()
+    facts["labelbox"] = labelbox_setup(facts)
     STATE.mkdir(parents=True, exist_ok=True)
     STACK_FILE.write_text(json.dumps(facts, indent=2) + "\n")
     return facts

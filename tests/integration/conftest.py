@@ -173,4 +173,14 @@ def stack(localstack: str, emulators) -> dict:
     made = subprocess.run(["make", "--no-print-directory", "venv-sam"], cwd=ROOT, capture_output=True, text=True)
     if made.returncode != 0:
         pytest.fail(f"make venv-sam failed:\n{made.stdout}\n{made.stderr}", pytrace=False)
-    return stack_module.deploy()
+    # Sample every prediction: the review loop's tests need a sampled capture on demand.
+    # (The sampling policy itself is tested at unit level; the demo deploys the defaults.)
+    return stack_module.deploy(SAMPLE_EVERYTHING)
+
+
+SAMPLE_EVERYTHING = {
+    "SamplingBaseRate": "1",
+    "SamplingUncertainRate": "1",
+    "SamplingEmptyRate": "1",
+    "SamplingDailyBudget": "100000",
+}

@@ -147,7 +147,91 @@ def _add_replay(sub: argparse._SubParsersAction) -> None:
     o.set_defaults(func=_replay_observe)
 
 
-_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_predict, _add_eval_coco, _add_replay]
+def _aws_client(service: str, endpoint_url: str | None):
+    import boto3
+
+    return boto3.client(service, **({"endpoint_url": endpoint_url} if endpoint_url else {}))
+
+
+def _labelbox_setup(args: argparse.Namespace) -> int:
+    """Create or find the Labelbox dataset, ontology, project and webhook; store their ids in SSM."""
+    from .labelbox_connect import connect
+    from .labelbox_errors import LabelboxError
+    from .labelbox_setup import ensure_setup
+    from .secrets import SecretNotConfiguredError, secret_value
+
+    try:
+        sm = _aws_client("secretsmanager", args.endpoint_url)
+        api_key = os.environ.get("LABELBOX_API_KEY") or secret_value(
+            args.api_key_secret_id, setting="--api-key-secret-id (or LABELBOX_API_KEY)", client=sm)
+        webhook_secret = os.environ.get("LABELBOX_WEBHOOK_SECRET") or secret_value(
+            args.webhook_secret_id, setting="--webhook-secret-id (or LABELBOX_WEBHOOK_SECRET)", client=sm)
+        ids = ensure_setup(
+            connect(api_key=api_key, api_url=args.api_url), args.dataset, args.project,
+            webhook_url=args.webhook_url, webhook_secret=webhook_secret, replace_webhook=args.replace_webhook,
+        )
+    except (SecretNotConfiguredError, LabelboxError, ValueError) as exc:
+        print(f"modelobs labelbox setup: {exc}", file=sys.stderr)
+        return 2
+    doc = json.dumps(ids.to_dict())
+    if args.ids_parameter:
+        _aws_client("ssm", args.endpoint_url).put_parameter(Name=args.ids_parameter, Value=doc, Type="String", Overwrite=True)
+    print(doc)
+    return 0
+
+
+def _add_labelbox(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("labelbox", help="connect the review loop to a Labelbox workspace")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = actions.add_parser(
+        "setup",
+        help="create or find the dataset, ontology, project and webhook; store their ids",
+        description="Idempotent: a second run finds what the first created. The API key comes from "
+        "$LABELBOX_API_KEY or the Secrets Manager secret --api-key-secret-id; the webhook signing secret from "
+        "$LABELBOX_WEBHOOK_SECRET or --webhook-secret-id (the same secret the webhook function verifies with). "
+        "The ids are printed as JSON and written to the SSM parameter the functions read (the stack's "
+        "LabelboxIdsParameter output).",
+    )
+    s.add_argument("--webhook-url", required=True, help="the stack's WebhookUrl output (must be reachable by Labelbox)")
+    s.add_argument("--ids-parameter", help="SSM parameter to write, e.g. /modelobs/<stack>/labelbox")
+    s.add_argument("--api-key-secret-id", default=os.environ.get("LABELBOX_API_KEY_SECRET_ID"))
+    s.add_argument("--webhook-secret-id", default=os.environ.get("LABELBOX_WEBHOOK_SECRET_ID"))
+    s.add_argument("--api-url", default=os.environ.get("LABELBOX_API_URL"), help="Labelbox API base URL (default: the real one)")
+    s.add_argument("--dataset", default="modelobs-captures")
+    s.add_argument("--project", default="modelobs-review")
+    s.add_argument("--replace-webhook", action="store_true", help="re-create the webhook (after rotating its secret)")
+    s.add_argument("--endpoint-url", default=None, help="AWS endpoint, e.g. http://127.0.0.1:4566 for the local cloud")
+    s.set_defaults(func=_labelbox_setup)
+
+
+def _redrive_sampler(args: argparse.Namespace) -> int:
+    from .redrive import redrive
+
+    report = redrive(_aws_client("sqs", args.endpoint_url), _aws_client("lambda", args.endpoint_url),
+                     args.queue_url, args.function, args.max)
+    print(json.dumps(report.to_dict()))
+    return 0 if report.ok else 1
+
+
+def _add_redrive(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("redrive", help="send dead-lettered events back to their function")
+    targets = p.add_subparsers(dest="target", metavar="TARGET", required=True)
+    s = targets.add_parser(
+        "sampler",
+        help="re-run sampler events from its dead-letter queue",
+        description="Invoke the sampler function with each event in its dead-letter queue; a message is "
+        "deleted only after the function succeeded. Exit 1 if any failed again (they stay queued).",
+    )
+    s.add_argument("--queue-url", required=True, help="the stack's SamplerDeadLetterQueueUrl output")
+    s.add_argument("--function", required=True, help="the sampler function's name")
+    s.add_argument("--max", type=int, default=1000, help="at most this many messages")
+    s.add_argument("--endpoint-url", default=None, help="AWS endpoint, e.g. http://127.0.0.1:4566 for the local cloud")
+    s.set_defaults(func=_redrive_sampler)
+
+
+_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_predict, _add_eval_coco, _add_replay, _add_labelbox, _add_redrive,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

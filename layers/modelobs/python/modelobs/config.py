@@ -51,6 +51,51 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+
+
+@dataclass(frozen=True)
+class LabelboxSettings:
+    """Where the review loop's Labelbox lives; the ids are written by `modelobs labelbox setup`."""
+
+    api_url: str | None  # None: the real Labelbox
+    api_key_secret_id: str | None
+    webhook_secret_id: str | None
+    ids_parameter: str | None  # SSM parameter holding SetupIds as JSON
+
+
+def load_labelbox_settings(env: Mapping[str, str] | None = None) -> LabelboxSettings:
+    env = os.environ if env is None else env
+    return LabelboxSettings(
+        api_url=env.get("LABELBOX_API_URL") or None,
+        api_key_secret_id=env.get("LABELBOX_API_KEY_SECRET_ID") or None,
+        webhook_secret_id=env.get("LABELBOX_WEBHOOK_SECRET_ID") or None,
+        ids_parameter=env.get("LABELBOX_IDS_PARAMETER") or None,
+    )
+
+
+def load_sampling_policy(env: Mapping[str, str] | None = None):
+    """The sampling policy from ``SAMPLING_*`` variables (the template's parameters)."""
+    from .sampling import SamplingPolicy
+
+    env = os.environ if env is None else env
+    d = SamplingPolicy()
+    return SamplingPolicy(
+        base_rate=_float(env, "SAMPLING_BASE_RATE", d.base_rate),
+        uncertain_rate=_float(env, "SAMPLING_UNCERTAIN_RATE", d.uncertain_rate),
+        empty_rate=_float(env, "SAMPLING_EMPTY_RATE", d.empty_rate),
+        uncertainty_band=_float(env, "SAMPLING_UNCERTAINTY_BAND", d.uncertainty_band),
+        daily_budget=_int(env, "SAMPLING_DAILY_BUDGET", d.daily_budget),
+    )
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     return Settings(
