@@ -122,9 +122,23 @@ def _ensure_project(client: Any, name: str, ontology: Any, tool_name: str) -> tu
     return project, connected
 
 
+def _same_endpoint(a: str, b: str) -> bool:
+    """Two URLs of the same receiver at different hosts: a redeployed API keeps its path."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(a).path.rstrip("/").endswith("/webhooks/labelbox") and (
+        urlsplit(a).path.rsplit("/webhooks/", 1)[1] == urlsplit(b).path.rsplit("/webhooks/", 1)[-1]
+    )
+
+
 def _ensure_webhook(client: Any, project: Any, url: str, secret: str, replace: bool) -> Any:
     for hook in project.webhooks():
-        if hook.url != url or hook.status != Webhook.Status.ACTIVE.value:
+        if hook.status != Webhook.Status.ACTIVE.value:
+            continue
+        if hook.url != url:
+            if _same_endpoint(hook.url, url):  # our receiver at its old address: move, do not add
+                log.info("deactivating webhook %s: the receiver moved from %s to %s", hook.uid, hook.url, url)
+                hook.update(status=Webhook.Status.INACTIVE.value)
             continue
         if replace or not set(WEBHOOK_TOPICS) <= set(hook.topics or []):
             log.info("deactivating webhook %s (%s)", hook.uid, "replacing" if replace else "missing topics")
