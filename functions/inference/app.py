@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from modelobs.config import load_settings
 from modelobs.detector import Detector
 from modelobs.errors import InvalidImageError
+from modelobs.keys import day
 from modelobs.serving import PredictService, response_body
 from modelobs.upload import MalformedRequestError, event_body, header
 
@@ -32,14 +33,19 @@ service = PredictService(detector, boto3.client("s3"), settings)
 @app.post("/predict")
 def predict() -> dict:
     event = app.current_event
-    capture = service.predict(event_body(event.raw_event), header(event.headers, "content-type"))
+    capture = service.predict(
+        event_body(event.raw_event), header(event.headers, "content-type"), header(event.headers, "x-capture-time")
+    )
     prediction = capture.prediction
     confident = prediction.confident()
     metrics.add_dimension(name="ModelVersion", value=detector.card.version)
     metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=prediction.timings_ms["total_ms"])
     metrics.add_metric(name="Detections", unit=MetricUnit.Count, value=len(confident))
     metrics.add_metric(name="MaxScore", unit=MetricUnit.NoUnit, value=max((d.score for d in prediction.detections), default=0.0))
-    logger.info("prediction", extra={"capture_id": capture.id, "detections": len(confident), "timings_ms": prediction.timings_ms})
+    logger.info("prediction", extra={
+        "capture_id": capture.id, "prediction_ts": capture.record["ts"], "prediction_day": day(capture.ts),
+        "model": capture.record["model"], "detections": len(confident), "timings_ms": prediction.timings_ms,
+    })
     return response_body(capture)
 
 

@@ -110,3 +110,25 @@ def test_a_failed_record_write_leaves_no_image_behind(app, monkeypatch):
     assert status == 500
     assert body["error"] == "internal_error"
     assert objects() == []
+
+
+def test_capture_time_files_the_capture_under_that_day(app):
+    from datetime import datetime, timedelta, timezone
+
+    when = (datetime.now(timezone.utc) - timedelta(days=3)).replace(microsecond=0)
+    event = json.loads((EVENTS / "predict.json").read_text())
+    event["headers"]["X-Capture-Time"] = when.isoformat().replace("+00:00", "Z")
+    response = app.handler(event, Context())
+    assert response["statusCode"] == 200
+    day = when.strftime("%Y-%m-%d")
+    assert all(f"/dt={day}/" in key for key in objects()) and len(objects()) == 2
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2026-01-01T00:00:00", "2999-01-01T00:00:00Z", "2001-01-01T00:00:00Z"])
+def test_bad_capture_time_is_400_and_nothing_is_stored(app, value):
+    event = json.loads((EVENTS / "predict.json").read_text())
+    event["headers"]["X-Capture-Time"] = value
+    response = app.handler(event, Context())
+    assert response["statusCode"] == 400
+    assert "X-Capture-Time" in json.loads(response["body"])["message"]
+    assert objects() == []

@@ -47,6 +47,11 @@ def evaluation_record(
         iou_threshold=IOU_THRESHOLD,
     ).to_dict()
     at = stats["at_threshold"]
+    matched = {m["det"] for m in stats["matches"]}
+    # Every candidate's (score, matched at IoU 0.5), top 100 by score as COCO's maxDets:
+    # pooled over images with the reviewed-box count, they give AP50 for any window.
+    order = sorted(range(len(dets)), key=lambda i: -float(dets[i]["score"]))[:100]
+    scored = [[float(dets[i]["score"]), int(i in matched)] for i in order]
     return {
         "schema": SCHEMA,
         "id": prediction["id"],
@@ -61,6 +66,7 @@ def evaluation_record(
         "operating_threshold": threshold,
         "counts": {"reviewed_boxes": len(gts), "candidates": len(dets), "detections": at["n_det"]},
         "matched_ious": [round(m["iou"], 6) for m in stats["matches"] if m["score"] >= threshold],
+        "scored_candidates": scored,
         "all_candidates": stats["all"],
         "at_threshold": at,
         "per_class": stats["per_class"],
@@ -104,6 +110,8 @@ def metric_line(record: dict[str, Any], now_ms: int | None = None) -> dict[str, 
         "reviewed_at": record["reviewed_at"],
         "review_version": record["review_version"],
         "reviewed_boxes": record["counts"]["reviewed_boxes"],
+        "scored_candidates": record["scored_candidates"],
+        "matched_iou_sum": sum(record["matched_ious"]),
         "detections": record["counts"]["detections"],
         "sampling_probability": record["sampling"].get("probability"),
         "sampling_stratum": record["sampling"].get("stratum"),

@@ -29,11 +29,13 @@ def prediction_record(
     image_key: str,
     image_bytes: bytes,
     latency_ms: float,
+    received_at: datetime | None = None,
 ) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "id": capture_id,
         "ts": utc_iso(ts),
+        "received_at": utc_iso(received_at or ts),
         "model": card.model_ref,
         "image": {
             "key": image_key,

@@ -9,18 +9,37 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .config import Settings
 from .detector import Detector, Prediction
 from .keys import capture_image_key, new_capture_id, prediction_key
 from .records import prediction_record
-from .upload import image_bytes
+from .upload import MalformedRequestError, image_bytes
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+#: How far back a client may file a capture (older traffic is a backfill job, not an API call).
+MAX_CAPTURE_AGE = timedelta(days=30)
+#: Clock skew allowed for capture times slightly in the future.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def parse_capture_time(value: str, now: datetime) -> datetime:
+    """An ISO-8601 time with a zone, within the last 30 days; ``MalformedRequestError`` otherwise."""
+    try:
+        ts = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedRequestError(f"X-Capture-Time {value!r} is not an ISO-8601 time (e.g. 2026-11-28T09:30:00Z)") from None
+    if ts.tzinfo is None:
+        raise MalformedRequestError(f"X-Capture-Time {value!r} has no time zone: add Z or an offset")
+    if ts > now + MAX_CLOCK_SKEW or ts < now - MAX_CAPTURE_AGE:
+        raise MalformedRequestError(f"X-Capture-Time {value!r} must be within the last 30 days and not in the future")
+    return ts.astimezone(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -60,19 +79,25 @@ class PredictService:
     settings: Settings
     clock: Callable[[], datetime] = field(default=utcnow)
 
-    def predict(self, body: bytes, content_type: str | None) -> Capture:
-        """Detect on the request's image and store it; bad input raises before anything is written."""
+    def predict(self, body: bytes, content_type: str | None, capture_time: str | None = None) -> Capture:
+        """Detect on the request's image and store it; bad input raises before anything is written.
+
+        ``capture_time`` (the ``X-Capture-Time`` header) is for clients that upload
+        what they captured earlier, and for replaying traffic: the capture is
+        then filed, sampled and evaluated under that time's day.
+        """
         if not self.settings.bucket:
             raise RuntimeError("MODELOBS_BUCKET is not set: the function cannot keep its captures")
+        now = self.clock()
+        ts = parse_capture_time(capture_time, now) if capture_time else now
         data = image_bytes(body, content_type)
         prediction = self.detector.predict(
             data, max_bytes=self.settings.max_image_bytes, max_pixels=self.settings.max_image_pixels
         )
-        ts = self.clock()
         capture_id = new_capture_id(ts)
         image_key = capture_image_key(capture_id, ts, prediction.content_type)
         record = prediction_record(
-            capture_id, ts, self.detector.card, prediction, image_key, data, prediction.timings_ms["total_ms"]
+            capture_id, ts, self.detector.card, prediction, image_key, data, prediction.timings_ms["total_ms"], now
         )
         capture = Capture(capture_id, ts, image_key, prediction_key(capture_id, ts), record, prediction)
         save_capture(self.s3, self.settings.bucket, capture, data)
