@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
-"""The demo: traffic through the local cloud's API, and what the system kept of it.
+"""The demo: days of traffic through the whole loop on the local cloud, read back from Observe.
 
-    make demo                     # starts the local cloud if needed, deploys, runs, stops what it started
-    .venv/bin/python local/demo.py --images 40 --concurrency 2 --keep-running
+    make demo                                    # starts what is not running, stops what it started
+    .venv/bin/python local/demo.py --days 4 --per-day 24 --keep-running
 
-Synthetic scenes (with known ground truth) are POSTed to ``/predict`` on
-LocalStack's API Gateway, half as raw JPEG bodies and half as multipart PNG
-forms, plus a few bad requests. The table shows what the API answered and how
-it compares with the truth; the summary checks what reached S3.
+1. Synthetic scenes (ground truth known) are POSTed to the API as traffic of
+   the last few days (``X-Capture-Time``): easy days first, then harder images
+   (the generator's difficulty knob), so quality visibly drops.
+2. The sampler picks what to review (rate, uncertainty, daily budget) and
+   uploads it to Labelbox (the emulator) with the model's boxes as pre-labels.
+3. The emulated reviewer draws the true boxes; Labelbox's signed webhook
+   stores the review; the evaluate function writes the evaluation and its
+   metric line; the log subscription forwards it to Observe (the collector).
+4. The table is computed from what Observe received, per prediction day and
+   model version.
 """
 
 from __future__ import annotations
@@ -19,12 +25,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
@@ -34,137 +38,173 @@ sys.path[:0] = [str(ROOT), str(ROOT / "local")]
 import services  # noqa: E402
 import stack  # noqa: E402
 from model_build.synthetic import make_sample  # noqa: E402
-from modelobs.matching import image_stats  # noqa: E402
+from modelobs.keys import capture_day  # noqa: E402
+from modelobs.windowed import windows  # noqa: E402
+
+#: The demo's sampling: enough reviews per day for a readable table in a few minutes.
+DEMO_SAMPLING = {
+    "SamplingBaseRate": "0.4",
+    "SamplingUncertainRate": "0.9",
+    "SamplingEmptyRate": "0.6",
+    "SamplingDailyBudget": "14",
+}
 
 
-@dataclass
-class Result:
-    name: str
-    status: int
-    body: dict
-    seconds: float
-    gt: np.ndarray | None = None
-
-
-def post(url: str, data: bytes, content_type: str, timeout: float = 120) -> tuple[int, dict, float]:
-    request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": content_type})
-    started = time.perf_counter()
+def request(url: str, data: bytes | None = None, headers: dict | None = None, timeout: float = 120) -> tuple[int, dict]:
+    req = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data is not None else "GET")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            status, raw = response.status, response.read()
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
     except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
-    elapsed = time.perf_counter() - started
-    try:
-        return status, json.loads(raw), elapsed
-    except json.JSONDecodeError:
-        return status, {"raw": raw.decode("utf-8", "replace")[:200]}, elapsed
+        try:
+            return exc.code, json.loads(exc.read() or b"{}")
+        except json.JSONDecodeError:
+            return exc.code, {}
 
 
-def multipart(field: str, filename: str, data: bytes, content_type: str) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
-        f"Content-Type: {content_type}\r\n\r\n"
-    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
+def difficulties(days: int) -> list[float]:
+    """Easy for the first half, then harder each day: drift the dashboards should show."""
+    easy = (days + 1) // 2
+    return [0.1] * easy + [min(1.0, 0.55 + 0.2 * i) for i in range(days - easy)]
 
 
-def encode(image: np.ndarray, fmt: str) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format=fmt, **({"quality": 88} if fmt == "JPEG" else {}))
-    return buf.getvalue()
+def send_day(api: str, day: datetime, difficulty: float, per_day: int, seed: int, bar: tqdm) -> dict[str, list]:
+    truth: dict[str, list] = {}
 
-
-def send_scene(url: str, index: int, seed: int) -> Result:
-    sample = make_sample(seed, index, difficulty=0.2)
-    if index % 2 == 0:
-        status, body, secs = post(url, encode(sample.image, "JPEG"), "image/jpeg")
-        name = f"scene-{index:03d}.jpg"
-    else:
-        form, ctype = multipart("image", f"scene-{index:03d}.png", encode(sample.image, "PNG"), "image/png")
-        status, body, secs = post(url, form, ctype)
-        name = f"scene-{index:03d}.png (form)"
-    return Result(name, status, body, secs, np.asarray(sample.boxes, dtype=float).reshape(-1, 4))
-
-
-BAD_REQUESTS = [
-    ("text body", b"hello, I am not a picture", "text/plain"),
-    ("empty body", b"", "image/jpeg"),
-    ("truncated jpeg", None, "image/jpeg"),
-]
-
-
-def run_demo(facts: dict, images: int, concurrency: int, seed: int) -> int:
-    url = facts["api_url"] + "/predict"
-    print(f"\nSending {images} synthetic scenes to {url} ({concurrency} at a time)")
-    results: list[Result] = []
-    with ThreadPoolExecutor(concurrency) as pool:
-        futures = [pool.submit(send_scene, url, i, seed) for i in range(images)]
-        for future in tqdm(futures, unit="img", desc="POST /predict", file=sys.stdout, ncols=80):
-            results.append(future.result())
-    truncated = encode(make_sample(seed, 999).image, "JPEG")[:1500]
-    for name, data, ctype in BAD_REQUESTS:
-        status, body, secs = post(url, truncated if data is None else data, ctype)
-        results.append(Result(name, status, body, secs))
-
-    print(f"\n{'request':24} {'status':>6} {'truth':>5} {'found':>5} {'TP':>3} {'best':>5} {'mean IoU':>8} {'ms':>7}  note")
-    tp = fp = fn = 0
-    iou_sum = 0.0
-    for r in results:
-        if r.status == 200 and r.gt is not None:
-            dets = r.body["detections"]
-            stats = image_stats(
-                r.gt, ["animal"] * len(r.gt),
-                np.array([d["box"] for d in dets], dtype=float).reshape(-1, 4),
-                np.array([d["score"] for d in dets], dtype=float), [d["label"] for d in dets],
-                score_threshold=r.body["threshold"],
-            ).at_threshold
-            tp, fp, fn = tp + stats.tp, fp + stats.fp, fn + stats.fn
-            iou_sum += (stats.mean_iou or 0.0) * stats.tp
-            best = max((d["score"] for d in dets), default=0.0)
-            miou = f"{stats.mean_iou:.2f}" if stats.mean_iou is not None else "-"
-            print(f"{r.name:24} {r.status:>6} {len(r.gt):>5} {len(dets):>5} {stats.tp:>3} {best:>5.2f} {miou:>8} {r.seconds * 1e3:>7.0f}")
+    def one(i: int) -> None:
+        sample = make_sample(seed + int(day.strftime("%j")), i, difficulty=difficulty)
+        buf = io.BytesIO()
+        Image.fromarray(sample.image).save(buf, format="JPEG", quality=90)
+        when = (day + timedelta(hours=8, minutes=17 * i)).isoformat().replace("+00:00", "Z")
+        status, body = request(api + "/predict", buf.getvalue(), {"Content-Type": "image/jpeg", "X-Capture-Time": when})
+        if status == 200:
+            truth[body["id"]] = [[float(v) for v in box] for box in sample.boxes]
         else:
-            note = r.body.get("error", "") + ": " + r.body.get("message", r.body.get("raw", ""))[:60]
-            print(f"{r.name:24} {r.status:>6} {'':>5} {'':>5} {'':>3} {'':>5} {'':>8} {r.seconds * 1e3:>7.0f}  {note}")
+            tqdm.write(f"  predict failed: {status} {body}")
+        bar.update(1)
 
-    ok = [r for r in results if r.gt is not None and r.status == 200]
-    bad_ok = all(r.status in (400, 413, 415) for r in results if r.gt is None)
-    latencies = np.array([r.seconds for r in ok]) * 1e3
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(one, range(per_day)))
+    return truth
+
+
+def wait_until(done, what: str, timeout: float, every: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = done()
+        if value or time.monotonic() > deadline:
+            if not value:
+                print(f"  (gave up waiting for {what} after {timeout:.0f}s)")
+            return value
+        time.sleep(every)
+
+
+def decisions(s3, bucket: str, ids: list[str]) -> dict[str, dict]:
+    found = {}
+    for cid in ids:
+        key = f"sampling/decisions/dt={capture_day(cid)}/{cid}.json"
+        try:
+            found[cid] = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except s3.exceptions.NoSuchKey:
+            pass
+    return found
+
+
+def observe_lines() -> list[dict]:
+    status, doc = request(services.OBSERVE_URL + "/_collector/observations")
+    out = []
+    for o in doc.get("observations", []):
+        try:
+            out.append(json.loads(o["fields"]["message"]))
+        except (KeyError, TypeError, json.JSONDecodeError):
+            continue
+    return out
+
+
+def fmt(value, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def run_demo(facts: dict, days: int, per_day: int, seed: int) -> int:
+    started = time.monotonic()
+    api = facts["api_url"]
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    plan = [(today - timedelta(days=days - 1 - d), diff) for d, diff in enumerate(difficulties(days))]
+    print(f"\n1. Traffic: {days} days x {per_day} images to {api}/predict "
+          f"(difficulty {' → '.join(f'{d:.2f}' for _, d in plan)})")
+    truth: dict[str, list] = {}
+    with tqdm(total=days * per_day, unit="img", desc="   POST /predict", ncols=80, file=sys.stdout) as bar:
+        for day, diff in plan:
+            truth.update(send_day(api, day, diff, per_day, seed, bar))
+    bad = [request(api + "/predict", b"not an image", {"Content-Type": "text/plain"})[0],
+           request(api + "/predict", b"", {"Content-Type": "image/jpeg"})[0]]
+    print(f"   {len(truth)}/{days * per_day} answered 200; bad requests answered {bad}")
+
     s3 = stack.client("s3")
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=facts["bucket"], Prefix="captures/")
-            for o in page.get("Contents", [])]
-    ids = {r.body["id"] for r in ok}
-    stored = {k.rsplit("/", 1)[1].split(".")[0] for k in keys}
-    precision = tp / (tp + fp) if tp + fp else float("nan")
-    recall = tp / (tp + fn) if tp + fn else float("nan")
-    print("\nSummary")
-    print(f"  requests       {len(ok)}/{images} scenes answered 200; bad requests rejected with 4xx: {'yes' if bad_ok else 'NO'}")
-    print(f"  quality        precision {precision:.3f}, recall {recall:.3f} at the operating threshold (IoU 0.5), "
-          f"mean IoU of matches {iou_sum / tp if tp else float('nan'):.3f}")
-    if len(latencies):
-        print(f"  latency        p50 {np.percentile(latencies, 50):.0f} ms, p95 {np.percentile(latencies, 95):.0f} ms "
-              "(end to end through API Gateway on LocalStack, first request includes the cold start)")
-    print(f"  S3             {len(keys)} objects under captures/ in {facts['bucket']}; "
-          f"every answered request stored: {'yes' if ids <= stored else 'NO'}")
-    print(f"  model          {ok[0].body['model'] if ok else '-'}")
-    return 0 if len(ok) == images and bad_ok and ids <= stored else 1
+    ids = list(truth)
+    print("\n2. Sampling for review (sampler λ → Labelbox emulator, real SDK)")
+    final = wait_until(lambda: (d := decisions(s3, facts["bucket"], ids)) and len(d) == len(ids)
+                       and all(x["status"] != "pending" for x in d.values()) and d, "sampling decisions", 240)
+    final = final or decisions(s3, facts["bucket"], ids)
+    sampled = [cid for cid, d in final.items() if d["status"] == "submitted"]
+    budget_cut = sum(1 for d in final.values() if d["reason"].startswith("budget"))
+    by_stratum: dict[str, int] = {}
+    for cid in sampled:
+        by_stratum[final[cid]["stratum"]] = by_stratum.get(final[cid]["stratum"], 0) + 1
+    print(f"   {len(sampled)} sent to Labelbox {by_stratum}; {budget_cut} drawn but over the daily budget; "
+          f"{sum(1 for d in final.values() if d['status'] == 'not_sampled') - budget_cut} not drawn")
+
+    print("\n3. Human review (the emulator's reviewer draws the true boxes; Labelbox sends signed webhooks)")
+    failed_hooks = 0
+    for cid in tqdm(sampled, unit="label", desc="   reviews", ncols=80, file=sys.stdout):
+        boxes = [{"box": box, "label": "animal"} for box in truth[cid]]
+        status, answer = request(services.LABELBOX_URL + "/_emulator/review", json.dumps({"global_key": cid, "boxes": boxes}).encode(),
+                                 {"Content-Type": "application/json"})
+        if status != 200 or any(d.get("status") != 200 for d in answer.get("deliveries", [])):
+            failed_hooks += 1
+    print(f"   {len(sampled) - failed_hooks} webhooks accepted, {failed_hooks} failed")
+
+    print("\n4. Evaluations → CloudWatch Logs → Observe")
+    wanted = set(sampled)
+
+    def arrived():
+        got = {x["capture_id"] for x in observe_lines() if x.get("type") == "evaluation"} & wanted
+        return got if got == wanted else None
+
+    got = wait_until(arrived, "evaluation lines in Observe", 180) or (
+        {x["capture_id"] for x in observe_lines() if x.get("type") == "evaluation"} & wanted)
+    print(f"   {len(got)}/{len(wanted)} evaluation lines received by Observe")
+
+    lines = observe_lines()
+    evals = [x for x in lines if x.get("type") == "evaluation" and x.get("capture_id") in truth]
+    preds = [x for x in lines if x.get("message") == "prediction" and x.get("capture_id") in truth]
+    table = windows(evals, preds)
+    print("\nModel quality by prediction day, from what Observe received (IoU 0.5, operating threshold)")
+    print(f"{'day':12} {'model version':22} {'images':>6} {'reviewed':>8} {'mean IoU':>8} {'precision':>9} {'recall':>6} {'AP50':>6}")
+    for (day, version), w in table.items():
+        print(f"{day:12} {version:22} {w['images']:>6} {w['reviewed']:>8} {fmt(w['mean_iou']):>8} "
+              f"{fmt(w['precision']):>9} {fmt(w['recall']):>6} {fmt(w['AP50']):>6}")
+    print(f"\nDone in {time.monotonic() - started:.0f}s. Records: s3://{facts['bucket']}/ "
+          "(captures/, sampling/, reviews/, evaluations/); Observe: " + services.OBSERVE_URL + "/_collector/observations")
+    ok = len(truth) == days * per_day and all(b == 400 for b in bad) and got == wanted and not failed_hooks
+    return 0 if ok else 1
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=24, help="synthetic scenes to send (default 24)")
-    parser.add_argument("--concurrency", type=int, default=2, help="requests in flight (default 2)")
+    parser.add_argument("--days", type=int, default=4, help="days of traffic, ending today (default 4)")
+    parser.add_argument("--per-day", type=int, default=24, help="images per day (default 24)")
     parser.add_argument("--seed", type=int, default=2026, help="scene seed")
     parser.add_argument("--keep-running", action="store_true", help="leave the local cloud up at the end")
     args = parser.parse_args()
+    if not 1 <= args.days <= 30:
+        parser.error("--days must be between 1 and 30 (captures older than 30 days are refused)")
 
     print("==> starting the local cloud (what is not already running)")
     with services.running(keep=args.keep_running) as started:
-        facts = stack.deploy()
+        facts = stack.deploy(DEMO_SAMPLING)
         print(f"API: {facts['api_url']}")
-        code = run_demo(facts, args.images, args.concurrency, args.seed)
+        code = run_demo(facts, args.days, args.per_day, args.seed)
         if started and not args.keep_running:
             print("\n==> stopping what the demo started: " + ", ".join(s.name for s in started))
         return code
