@@ -4,7 +4,7 @@
 TRAIN_VENV := .venv-train
 TRAIN_PY := $(TRAIN_VENV)/bin/python
 # What training needs beyond the project itself: TF, the silhouettes, a progress bar, pytest for its smoke test.
-TRAIN_REQS := tensorflow-cpu==2.21.* animal-shape-mnist==0.39 tqdm>=4.66 pytest>=8
+TRAIN_REQS := 'tensorflow-cpu==2.21.*' 'animal-shape-mnist==0.39' 'tqdm>=4.66' 'pytest>=8'
 
 # make train knobs (all optional): DATASET=dir trains on a dataset folder instead of synthetic data.
 TRAIN_ARGS ?=

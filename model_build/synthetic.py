@@ -27,7 +27,7 @@ from .dataset import Sample
 LABEL = "animal"
 
 #: Share of an animal's pixels that must stay visible for it to be labelled.
-MIN_VISIBLE_FRACTION = 0.4
+MIN_VISIBLE_FRACTION = 0.5
 #: Smallest visible box side kept, in pixels (below this a reviewer would not draw one).
 MIN_BOX_SIDE = 8
 
@@ -50,6 +50,7 @@ class SceneParams:
     contrast_drop: float  # up to this share of the contrast is removed globally
     camouflage: float  # how far an animal's colour is pulled toward the background behind it
     animal_overlap: float  # how much of an animal's box another animal's box may cover (placement retries)
+    outside: float  # how much of an animal may hang out of the frame (photographers frame easy shots)
 
     @classmethod
     def at(cls, difficulty: float) -> "SceneParams":
@@ -63,6 +64,7 @@ class SceneParams:
             contrast_drop=_lerp(0.0, 0.55, t),
             camouflage=_lerp(0.0, 0.65, t),
             animal_overlap=_lerp(0.15, 0.7, t),
+            outside=_lerp(0.1, 0.4, t),
         )
 
 
@@ -158,7 +160,7 @@ def generate_sample(rng: np.random.Generator, difficulty: float = 0.0, sample_id
         size = short * rng.uniform(*p.size_frac)
         mask, kind = shapes.animal_mask(rng, size)
         for _try in range(8):  # herds overlap more as difficulty rises; easy scenes keep animals apart
-            x0, y0 = _place(rng, mask, width, height)
+            x0, y0 = _place(rng, mask, width, height, p.outside)
             if _overlap(mask, x0, y0, layers) <= p.animal_overlap:
                 break
         layers.append(_Layer(mask, x0, y0, True, kind))

@@ -29,7 +29,7 @@ from .synthetic import make_sample
 from .targets import GRID, encode
 
 #: Bump when the generator or the encoding changes, so stale caches are not reused.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 @dataclass
