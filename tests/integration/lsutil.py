@@ -69,3 +69,13 @@ def function_processes(function_name: str) -> list[int]:
         if state != "Z" and needle in environ.split(b"\0"):
             found.append(int(entry))
     return found
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 60.0, every: float = 0.5):
+    """Poll ``predicate`` until it returns something truthy (returned) or ``timeout`` passes (its last value)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(every)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import urllib.error
 import urllib.request
 
@@ -16,6 +15,7 @@ from PIL import Image
 from model_build.synthetic import make_sample
 from modelobs.keys import capture_day
 from modelobs.labelbox_signature import sign
+from tests.integration.lsutil import wait_for
 from tests.integration.test_predict_api import http
 
 
@@ -25,15 +25,6 @@ def emulator(services, path: str, doc: dict | None = None) -> dict:
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=60) as resp:
         return json.loads(resp.read())
-
-
-def wait_for(predicate, timeout: float = 60.0, every: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(every)
 
 
 def s3_json(s3, bucket: str, key: str) -> dict | None:

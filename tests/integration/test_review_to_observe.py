@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import urllib.request
 
 from PIL import Image
@@ -13,6 +12,7 @@ from PIL import Image
 from model_build.synthetic import make_sample
 from modelobs.keys import capture_day
 from modelobs.reviews import Review, review_record, store_review
+from tests.integration.lsutil import wait_for
 from tests.integration.test_predict_api import http
 
 
@@ -26,15 +26,6 @@ def collector_lines(services) -> list[dict]:
         except (KeyError, TypeError, json.JSONDecodeError):
             continue
     return out
-
-
-def wait_for(predicate, timeout: float = 60.0, every: float = 1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(every)
 
 
 def test_review_becomes_an_evaluation_in_s3_and_a_line_in_observe(stack, emulators, aws_client):

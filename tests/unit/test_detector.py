@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-from skimage import data as skdata
+from tests.unit.conftest import encode
 
 from modelobs.detector import Detector
 from modelobs.errors import InvalidImageError, Reason
@@ -19,17 +19,6 @@ from modelobs.errors import InvalidImageError, Reason
 @pytest.fixture(scope="module")
 def detector() -> Detector:
     return Detector.load()
-
-
-@pytest.fixture(scope="module")
-def chelsea() -> Image.Image:
-    return Image.fromarray(skdata.chelsea())
-
-
-def encode(image: Image.Image, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format=fmt, **kw)
-    return buf.getvalue()
 
 
 def assert_valid(prediction, width: int, height: int, classes) -> None:

@@ -9,22 +9,10 @@ import zlib
 import numpy as np
 import pytest
 from PIL import Image
-from skimage import data as skdata
+from tests.unit.conftest import encode
 
 from modelobs.errors import InvalidImageError, Reason
 from modelobs.imaging import decode_image
-
-
-@pytest.fixture(scope="module")
-def chelsea() -> Image.Image:
-    """A real photo of a cat (451x300), shipped inside scikit-image."""
-    return Image.fromarray(skdata.chelsea())
-
-
-def encode(image: Image.Image, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format=fmt, **kw)
-    return buf.getvalue()
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"])

@@ -9,9 +9,7 @@ import re
 import urllib.request
 from datetime import datetime, timezone
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from local.observe_collector import serve_in_thread
 from modelobs import cwlogs
@@ -31,17 +29,6 @@ def collector(tmp_path):
     server = serve_in_thread(TOKEN, state_dir=tmp_path / "observe")
     yield server
     server.close()
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        client = boto3.client("s3")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 def admin(server, what: str, doc: dict | None = None) -> dict:

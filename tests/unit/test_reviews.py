@@ -5,26 +5,13 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from modelobs.keys import new_capture_id
 from modelobs.reviews import Review, ReviewError, review_record, store_review
 
 BUCKET = "reviews-test"
 TS = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        client = boto3.client("s3")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 def keys(s3) -> list[str]:

@@ -5,25 +5,12 @@ from __future__ import annotations
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from modelobs.s3cond import create_once, read_json, update_json
 from modelobs.sampling import SamplingPolicy, apply_budget, claim_budget, decide, draw_for, stratum_of
 
 BUCKET = "sampling-test"
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        client = boto3.client("s3")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 def record(scores: list[float], threshold: float = 0.5, capture_id: str | None = None) -> dict:

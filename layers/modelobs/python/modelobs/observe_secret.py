@@ -10,10 +10,11 @@ that text is logged or stored.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from typing import Any
+
+from .secrets import unwrap
 
 MASK = "********"
 
@@ -91,12 +92,4 @@ def _client(session: Any, name: str) -> Any:
 
 def _unwrap(value: str) -> str:
     """Accept the token as the whole secret string or as ``{"token": "..."}``."""
-    text = value.strip()
-    if text.startswith("{"):
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            return text
-        if isinstance(doc, dict) and isinstance(doc.get("token"), str):
-            return doc["token"]
-    return text
+    return unwrap(value, "token")

@@ -20,6 +20,24 @@ class SecretNotConfiguredError(RuntimeError):
     """The function was deployed without the secret it needs; the message names the setting."""
 
 
+def unwrap(value: str, key: str | None = None) -> str:
+    """A secret stored as the plain string, or as a JSON object: its ``key`` field, or its only field."""
+    text = value.strip()
+    if not text.startswith("{"):
+        return text
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(doc, dict):
+        return text
+    if key is not None and isinstance(doc.get(key), str):
+        return doc[key]
+    if len(doc) == 1 and isinstance(next(iter(doc.values())), str):
+        return next(iter(doc.values()))
+    return text
+
+
 def secret_value(secret_id: str | None, *, setting: str, key: str | None = None, client: Any = None) -> str:
     """The secret string of ``secret_id`` (or its JSON field ``key``); ``setting`` names the variable for errors."""
     if not secret_id:
@@ -35,17 +53,7 @@ def secret_value(secret_id: str | None, *, setting: str, key: str | None = None,
             client = boto3.client("secretsmanager")
         raw = client.get_secret_value(SecretId=secret_id)["SecretString"]
         _CACHE[secret_id] = (now, raw)
-    if key is None:
-        text = raw.strip()
-        if text.startswith("{"):
-            try:
-                doc = json.loads(text)
-            except ValueError:
-                return text
-            if isinstance(doc, dict) and len(doc) == 1:
-                return str(next(iter(doc.values())))
-        return text
-    return str(json.loads(raw)[key])
+    return unwrap(raw, key)
 
 
 def forget() -> None:
