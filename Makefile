@@ -30,7 +30,8 @@ venv: $(VENV)/.installed ## create .venv (Python 3.12) with the project and its 
 test: venv ## run the whole test suite
 	$(PY) -m pytest
 
-lint: venv ## cfn-lint the SAM template
+lint: venv ## ruff (pyflakes + import order) over the code, cfn-lint over the SAM template
+	$(VENV)/bin/ruff check layers/modelobs/python functions local/*.py local/labelbox_emulator local/observe_collector model_build bench tests events
 	$(VENV)/bin/cfn-lint template.yaml
 
 # --- the local cloud: LocalStack (local/cloud.mk) + the SAM stack --------------------------

@@ -38,8 +38,9 @@ def main() -> int:
 
     tf.config.threading.set_intra_op_parallelism_threads(1)  # before any op runs; TFLite gets 1 thread too
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    import model_build.model  # noqa: F401  (registers the model's custom layers, if any)
     from modelobs.model_card import load_card
+
+    import model_build.model  # noqa: F401  (registers the model's custom layers, if any)
 
     model = tf.keras.models.load_model(args.keras, compile=False)
     serve = tf.function(lambda x: model(x, training=False), reduce_retracing=True)

@@ -37,9 +37,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "local")]
 
 import services  # noqa: E402
 import stack  # noqa: E402
-from model_build.synthetic import make_sample  # noqa: E402
 from modelobs.keys import capture_day  # noqa: E402
 from modelobs.windowed import windows  # noqa: E402
+
+from model_build.synthetic import make_sample  # noqa: E402
 
 #: The demo's sampling: enough reviews per day for a readable table in a few minutes.
 DEMO_SAMPLING = {

@@ -14,7 +14,6 @@ from urllib.parse import unquote_plus
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
-
 from modelobs.evaluate_service import evaluate_review
 
 logger = Logger()

@@ -13,7 +13,6 @@ from urllib.parse import unquote_plus
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import S3Event, event_source
-
 from modelobs.config import load_sampling_policy
 from modelobs.labelbox_context import labelbox
 from modelobs.review_sampler import SamplerService

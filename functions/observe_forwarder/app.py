@@ -14,7 +14,6 @@ import os
 
 import boto3
 from aws_lambda_powertools import Logger
-
 from modelobs import cwlogs
 from modelobs.observe import ObserveClient, ObserveConfig, deadline_from_context
 from modelobs.observe_failures import S3FailureStore

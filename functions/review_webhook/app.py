@@ -13,7 +13,6 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
-
 from modelobs.config import load_labelbox_settings
 from modelobs.labelbox_context import labelbox
 from modelobs.review_webhook import WebhookService

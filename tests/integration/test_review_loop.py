@@ -10,11 +10,11 @@ import urllib.error
 import urllib.request
 
 import pytest
+from modelobs.keys import capture_day
+from modelobs.labelbox_signature import sign
 from PIL import Image
 
 from model_build.synthetic import make_sample
-from modelobs.keys import capture_day
-from modelobs.labelbox_signature import sign
 from tests.integration.lsutil import wait_for
 from tests.integration.test_predict_api import http
 

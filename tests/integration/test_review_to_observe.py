@@ -7,11 +7,11 @@ import io
 import json
 import urllib.request
 
+from modelobs.keys import capture_day
+from modelobs.reviews import Review, review_record, store_review
 from PIL import Image
 
 from model_build.synthetic import make_sample
-from modelobs.keys import capture_day
-from modelobs.reviews import Review, review_record, store_review
 from tests.integration.lsutil import wait_for
 from tests.integration.test_predict_api import http
 

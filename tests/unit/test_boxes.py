@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from modelobs.boxes import (
     iou_matrix,
     labelbox_bbox_to_xyxy,

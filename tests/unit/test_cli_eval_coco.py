@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from coco_synth import STAT_NAMES, pycocotools_stats, random_coco
 from modelobs.cli import main
 

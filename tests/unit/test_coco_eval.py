@@ -6,7 +6,6 @@ import copy
 
 import numpy as np
 import pytest
-
 from coco_synth import STAT_NAMES, pycocotools_eval, pycocotools_stats, random_coco, to_samples
 from modelobs import coco_eval as ce
 from modelobs.coco_eval import (

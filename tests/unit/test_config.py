@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from modelobs.config import CHECKOUT_MODEL_DIR, load_settings
 
 

@@ -7,7 +7,6 @@ import gzip
 import json
 
 import pytest
-
 from modelobs import cwlogs
 from modelobs.cwlogs import SubscriptionPayloadError
 

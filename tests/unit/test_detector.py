@@ -9,11 +9,11 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
-from tests.unit.conftest import encode
-
 from modelobs.detector import Detector
 from modelobs.errors import InvalidImageError, Reason
+from PIL import Image
+
+from tests.unit.conftest import encode
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +131,9 @@ HELD_OUT_SEED = 424242  # never used for training (model_build trains on seed 0 
 
 def test_committed_model_reaches_ap50_090_on_a_fixed_held_out_set(detector):
     """Through the serving path (JPEG bytes in, boxes out), on 150 fresh scenes of the easy-to-medium range."""
-    from model_build.synthetic import make_sample
     from modelobs.coco_eval import evaluate_detections
+
+    from model_build.synthetic import make_sample
 
     samples = []
     for i in range(150):

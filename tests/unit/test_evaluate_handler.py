@@ -8,10 +8,9 @@ from datetime import datetime, timezone
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from modelobs.keys import capture_day, new_capture_id, prediction_key
 from modelobs.reviews import Review, review_record, store_review
+from moto import mock_aws
 
 BUCKET = "evaluate-test"
 TS = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)

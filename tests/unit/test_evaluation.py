@@ -6,7 +6,6 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-
 from modelobs.evaluation import evaluation_record, metric_line
 from modelobs.keys import capture_day, new_capture_id
 

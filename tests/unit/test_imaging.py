@@ -8,11 +8,11 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
-from tests.unit.conftest import encode
-
 from modelobs.errors import InvalidImageError, Reason
 from modelobs.imaging import decode_image
+from PIL import Image
+
+from tests.unit.conftest import encode
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"])

@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from modelobs import keys
 
 

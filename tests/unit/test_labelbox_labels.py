@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from modelobs.labelbox_errors import LabelboxRejectedError, LabelboxUnavailableError, sdk_errors
 from modelobs.labelbox_labels import MalformedWebhookError, parse_export_row, parse_webhook, parse_webhook_label
 

@@ -20,9 +20,6 @@ import pytest
 
 pytest.importorskip("labelbox")
 
-from PIL import Image  # noqa: E402
-
-from local.labelbox_emulator import EmulatorServer  # noqa: E402
 from modelobs.boxes import labelbox_bbox_to_xyxy  # noqa: E402
 from modelobs.labelbox_connect import connect  # noqa: E402
 from modelobs.labelbox_errors import LabelboxError, LabelboxRejectedError, LabelboxSetupError, LabelboxUnavailableError  # noqa: E402
@@ -30,6 +27,9 @@ from modelobs.labelbox_labels import fetch_label, parse_webhook  # noqa: E402
 from modelobs.labelbox_setup import SetupIds, ensure_setup  # noqa: E402
 from modelobs.labelbox_signature import verify_signature  # noqa: E402
 from modelobs.labelbox_submit import submit_for_review  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from local.labelbox_emulator import EmulatorServer  # noqa: E402
 
 SECRET = "webhook-secret-for-tests"
 W, H = 64, 48

@@ -6,7 +6,6 @@ import hashlib
 import hmac
 
 import pytest
-
 from modelobs.labelbox_signature import sign, verify_signature
 
 SECRET = "s3cret-for-tests"

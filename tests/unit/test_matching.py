@@ -8,7 +8,6 @@ import json
 
 import numpy as np
 import pytest
-
 from modelobs.matching import counts, image_stats, match_detections
 
 

@@ -6,7 +6,6 @@ import gzip
 import json
 
 import pytest
-
 from modelobs.observe_batch import BatchLimits, batch_of, encode_line, make_batches
 
 

@@ -9,8 +9,6 @@ import time
 import urllib.request
 
 import pytest
-
-from local.observe_collector import serve_in_thread
 from modelobs import observe
 from modelobs.observe import (
     DEADLINE,
@@ -26,6 +24,8 @@ from modelobs.observe import (
 )
 from modelobs.observe_batch import batch_of
 from modelobs.observe_secret import Secret
+
+from local.observe_collector import serve_in_thread
 
 TOKEN = "abcdefghij0123456789:SECRETsecretSECRETsecretSECRET12"
 PATH = "modelobs/evaluations"

@@ -10,14 +10,14 @@ import urllib.request
 from datetime import datetime, timezone
 
 import pytest
-
-from local.observe_collector import serve_in_thread
 from modelobs import cwlogs
 from modelobs.observe import ObserveClient, ObserveConfig, RetryPolicy
 from modelobs.observe_batch import BatchLimits, encode_line
 from modelobs.observe_failures import FailedBatch, MemoryFailureStore, S3FailureStore
 from modelobs.observe_forward import RECORD_TOO_LARGE, forward, replay, replay_s3
 from modelobs.observe_secret import Secret
+
+from local.observe_collector import serve_in_thread
 
 TOKEN = "abcdefghij0123456789:SECRETsecretSECRETsecretSECRET12"
 BUCKET = "modelobs-test"

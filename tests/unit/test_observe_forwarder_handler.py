@@ -7,11 +7,11 @@ import json
 
 import boto3
 import pytest
+from modelobs import cli
+from modelobs.cwlogs import encode_event
 from moto import mock_aws
 
 from local.observe_collector import LOCAL_TOKEN, serve_in_thread
-from modelobs import cli
-from modelobs.cwlogs import encode_event
 
 BUCKET = "forwarder-test"
 

@@ -7,9 +7,8 @@ import pickle
 
 import boto3
 import pytest
-from moto import mock_aws
-
 from modelobs.observe_secret import MASK, Secret, token_from_env
+from moto import mock_aws
 
 TOKEN = "abcdefghij0123456789:SECRETsecretSECRETsecretSECRET12"
 

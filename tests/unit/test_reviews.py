@@ -6,7 +6,6 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-
 from modelobs.keys import new_capture_id
 from modelobs.reviews import Review, ReviewError, review_record, store_review
 

@@ -6,7 +6,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from modelobs.s3cond import create_once, read_json, update_json
 from modelobs.sampling import SamplingPolicy, apply_budget, claim_budget, decide, draw_for, stratum_of
 

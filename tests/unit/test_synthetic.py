@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from modelobs.postprocess import decode
+from modelobs.preprocess import INPUT_SIZE, scale_boxes_to_input
 
 from model_build import synthetic
 from model_build.dataset import Sample, read_dataset, write_dataset
 from model_build.targets import encode
-from modelobs.postprocess import decode
-from modelobs.preprocess import INPUT_SIZE, scale_boxes_to_input
 
 N = 40
 

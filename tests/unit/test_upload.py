@@ -6,7 +6,6 @@ import base64
 import uuid
 
 import pytest
-
 from modelobs.errors import InvalidImageError
 from modelobs.upload import MalformedRequestError, event_body, header, image_bytes
 

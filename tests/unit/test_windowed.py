@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pytest
-
 from modelobs.coco_eval import evaluate_detections
 from modelobs.evaluation import evaluation_record, metric_line
 from modelobs.keys import capture_day, new_capture_id

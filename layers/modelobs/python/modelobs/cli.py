@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .imaging import DEFAULT_MAX_BYTES
 
+
 def _predict(args: argparse.Namespace) -> int:
     """One JSON line per image on stdout; a bad image is reported on stderr and the rest still run."""
     from .detector import Detector

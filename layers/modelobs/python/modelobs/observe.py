@@ -44,7 +44,7 @@ from urllib.parse import quote, urlsplit
 
 import urllib3
 
-from .observe_batch import BatchLimits, Batch
+from .observe_batch import Batch, BatchLimits
 from .observe_secret import Secret
 
 log = logging.getLogger("modelobs.observe")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .keys import capture_day, prediction_key, capture_time, review_history_key, review_key
+from .keys import capture_day, capture_time, prediction_key, review_history_key, review_key
 from .s3cond import update_json
 
 SCHEMA = 1
