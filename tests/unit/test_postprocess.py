@@ -64,3 +64,30 @@ def test_nms_drops_overlaps_and_keeps_the_best():
     scores = np.array([0.5, 0.9, 0.4], np.float32)
     assert nms(boxes, scores, 0.5).tolist() == [1, 2]
     assert nms(boxes, scores, 0.9).tolist() == [1, 0, 2]
+
+
+def _reference_nms(boxes, scores, thr):
+    """Textbook greedy NMS, one pair at a time."""
+    def iou(a, b):
+        iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+        ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        inter = iw * ih
+        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+        return inter / union if union > 0 else 0.0
+
+    order, keep = list(np.argsort(-scores, kind="stable")), []
+    while order:
+        i = order.pop(0)
+        keep.append(int(i))
+        order = [j for j in order if iou(boxes[i], boxes[j]) <= thr]
+    return keep
+
+
+def test_nms_matches_the_textbook_algorithm_on_random_sets():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(0, 60))
+        xy = rng.uniform(0, 1, (n, 2))
+        boxes = np.hstack([xy, xy + rng.uniform(0.01, 0.4, (n, 2))]).astype(np.float32)
+        scores = np.round(rng.uniform(0, 1, n), 2).astype(np.float32)  # ties included
+        assert nms(boxes, scores, 0.5).tolist() == _reference_nms(boxes, scores, 0.5)

@@ -39,24 +39,30 @@ def _maxpool3x3(heat: np.ndarray) -> np.ndarray:
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
-    """Greedy non-maximum suppression; returns kept indices, highest score first."""
+    """Greedy non-maximum suppression; returns kept indices, highest score first.
+
+    One IoU matrix up front, then a pass over boolean rows: a few hundred
+    candidates at most (the decoder caps them), so K x K is cheaper than
+    K rounds of array arithmetic.
+    """
     order = np.argsort(-scores, kind="stable")
     if order.size <= 1:
         return order
-    x1, y1, x2, y2 = boxes.T
-    areas = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    b = boxes[order]
+    areas = np.maximum(b[:, 2] - b[:, 0], 0) * np.maximum(b[:, 3] - b[:, 1], 0)
+    iw = np.maximum(np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0]), 0)
+    ih = np.maximum(np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1]), 0)
+    inter = iw * ih
+    union = areas[:, None] + areas[None, :] - inter
+    overlaps = inter > iou_threshold * np.maximum(union, np.finfo(np.float32).tiny)
+    suppressed = np.zeros(order.size, dtype=bool)
     keep: list[int] = []
-    while order.size:
-        i = order[0]
-        keep.append(int(i))
-        rest = order[1:]
-        iw = np.clip(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0, None)
-        ih = np.clip(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0, None)
-        inter = iw * ih
-        union = areas[i] + areas[rest] - inter
-        iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-        order = rest[iou <= iou_threshold]
-    return np.asarray(keep, dtype=np.int64)
+    for i in range(order.size):
+        if suppressed[i]:
+            continue
+        keep.append(i)
+        suppressed |= overlaps[i]
+    return order[np.asarray(keep, dtype=np.int64)]
 
 
 def decode(
@@ -82,12 +88,12 @@ def decode(
         ys, xs, cls, scores = ys[top], xs[top], cls[top], scores[top]
     dx = out[ys, xs, num_classes]
     dy = out[ys, xs, num_classes + 1]
-    w = np.clip(out[ys, xs, num_classes + 2], 0.0, 1.0)
-    h = np.clip(out[ys, xs, num_classes + 3], 0.0, 1.0)
-    cx = (xs + np.clip(dx, 0.0, 1.0)) / grid_w
-    cy = (ys + np.clip(dy, 0.0, 1.0)) / grid_h
+    w = np.minimum(np.maximum(out[ys, xs, num_classes + 2], 0.0), 1.0)
+    h = np.minimum(np.maximum(out[ys, xs, num_classes + 3], 0.0), 1.0)
+    cx = (xs + np.minimum(np.maximum(dx, 0.0), 1.0)) / grid_w
+    cy = (ys + np.minimum(np.maximum(dy, 0.0), 1.0)) / grid_h
     boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
-    boxes = np.clip(boxes, 0.0, 1.0)
+    np.minimum(np.maximum(boxes, 0.0, out=boxes), 1.0, out=boxes)
 
     kept: list[np.ndarray] = []
     for c in np.unique(cls):
