@@ -59,7 +59,7 @@ def wait_reports(logs, group: str, since_ms: int, n: int, timeout: float = 30) -
 
 def layer_sizes() -> dict[str, tuple[float, float]]:
     sizes = {}
-    for name in ("ModelobsLayer", "ModelLayer"):
+    for name in ("ModelobsLayer", "ModelLayer", "LabelboxLayer"):
         root = ROOT / ".aws-sam" / "build" / name
         if not root.is_dir():
             continue
