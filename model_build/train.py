@@ -55,6 +55,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     fit.add_argument("--batch-size", type=int, default=16)
     fit.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (Adam, warm-up then cosine)")
     fit.add_argument("--width", type=float, default=1.0, help="channel multiplier (1.0 is about 200k parameters)")
+    fit.add_argument("--init-from", type=Path, default=None,
+                     help="start from the weights of a saved Keras model (e.g. artifacts/train/detector.keras): "
+                          "fine-tune the synthetic model on a Labelbox dataset, or continue a run on fresh data")
     fit.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: all cores)")
     out = ap.add_argument_group("output")
     out.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the .tflite files and detector.json")
@@ -98,6 +101,12 @@ def train(args: argparse.Namespace, data: Arrays) -> tuple[Any, dict[str, Any]]:
     tf.keras.utils.set_random_seed(args.seed)
     num_classes = len(data.classes)
     model = build_model(num_classes, args.width)
+    previous: dict[str, Any] | None = None
+    if args.init_from:
+        model.set_weights(tf.keras.models.load_model(args.init_from, compile=False).get_weights())
+        log_path = Path(args.init_from).parent / "train_log.json"
+        previous = json.loads(log_path.read_text()) if log_path.is_file() else {}
+        previous = {"model": str(args.init_from), **{k: previous[k] for k in ("data", "steps", "seconds") if k in previous}}
     n = len(data.x)
     batch = min(args.batch_size, n)
     steps_per_epoch = max(1, n // batch)
@@ -178,6 +187,7 @@ def train(args: argparse.Namespace, data: Arrays) -> tuple[Any, dict[str, Any]]:
         "peak_lr": args.lr,
         "params": int(model.count_params()),
         "final_loss": {k: round(v, 4) for k, v in ema.items()},
+        "init_from": previous,
         "history": history,
     }
     print(f"trained {steps_done} steps ({log['epochs']} epochs) in {seconds:.0f}s, stopped by {stop_reason}; "
