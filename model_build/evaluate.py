@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
-
 from modelobs.coco_eval import evaluate_detections
 from modelobs.matching import match_detections
 from modelobs.postprocess import decode
 from modelobs.preprocess import to_model_input
+from PIL import Image
 
 from .dataset import Sample
 

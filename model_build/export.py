@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from modelobs.preprocess import INPUT_SIZE
 
 from .evaluate import metrics, predict_tflite

@@ -39,9 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
-
 from modelobs.boxes import labelbox_bbox_to_xyxy
+from PIL import Image, ImageOps
 
 from .dataset import Sample, summarize, write_dataset
 

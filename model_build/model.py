@@ -14,11 +14,11 @@ from __future__ import annotations
 import math
 
 import tensorflow as tf
+from modelobs.preprocess import INPUT_SIZE
 from tensorflow import keras
 from tensorflow.keras import layers
 
 from .targets import GRID
-from modelobs.preprocess import INPUT_SIZE
 
 #: Prior probability of "centre here" at init; bias = -log((1 - p) / p), so the early focal loss is small.
 HEAT_PRIOR = 0.05

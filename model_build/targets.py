@@ -14,7 +14,6 @@ Target layout per grid cell, ``(G, G, C + 5)``:
 from __future__ import annotations
 
 import numpy as np
-
 from modelobs.preprocess import INPUT_SIZE
 
 #: Output grid side: stride 16 of the 320-pixel input.

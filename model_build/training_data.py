@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
-
 from modelobs.preprocess import INPUT_SIZE, scale_boxes_to_input, to_model_input
+from PIL import Image
 
 from .dataset import Sample, read_dataset
 from .synthetic import make_sample

@@ -10,10 +10,11 @@ import pytest
 
 pytestmark = pytest.mark.training
 
+from modelobs.postprocess import decode  # noqa: E402
+
 from model_build import train  # noqa: E402
 from model_build.evaluate import interpreter_class  # noqa: E402
 from model_build.model import build_model  # noqa: E402
-from modelobs.postprocess import decode  # noqa: E402
 
 
 def test_model_matches_the_contract() -> None:
