@@ -6,7 +6,6 @@ import gzip
 import json
 import logging
 import re
-import urllib.request
 from datetime import datetime, timezone
 
 import pytest
@@ -17,25 +16,11 @@ from modelobs.observe_failures import FailedBatch, MemoryFailureStore, S3Failure
 from modelobs.observe_forward import RECORD_TOO_LARGE, forward, replay, replay_s3
 from modelobs.observe_secret import Secret
 
-from local.observe_collector import serve_in_thread
+from tests.unit.conftest import OBSERVE_TOKEN as TOKEN
+from tests.unit.conftest import collector_admin as admin
 
-TOKEN = "abcdefghij0123456789:SECRETsecretSECRETsecretSECRET12"
 BUCKET = "modelobs-test"
 PATH = "modelobs/evaluations"
-
-
-@pytest.fixture
-def collector(tmp_path):
-    server = serve_in_thread(TOKEN, state_dir=tmp_path / "observe")
-    yield server
-    server.close()
-
-
-def admin(server, what: str, doc: dict | None = None) -> dict:
-    url = f"{server.url}/_collector/{what}"
-    data = None if doc is None else json.dumps(doc).encode()
-    with urllib.request.urlopen(urllib.request.Request(url, data=data, method="POST" if data else "GET")) as r:
-        return json.loads(r.read())
 
 
 def evaluation_records(n: int) -> list[dict]:
