@@ -44,7 +44,7 @@ lint: venv ## ruff (pyflakes + import order) over the code, cfn-lint over the SA
 
 venv-sam: .venv-sam/.installed ## create .venv-sam with the SAM CLI
 
-build: venv-sam ## sam build: both layers (trimmed, smoke-tested) and the functions
+build: venv-sam ## sam build: the three layers (trimmed, smoke-tested) and the functions
 	PATH="$$(dirname $(PYTHON312)):$$PATH" .venv-sam/bin/sam build
 
 deploy: venv venv-sam ## (re)deploy the stack to the running local cloud; last line: API: <url>
