@@ -69,14 +69,26 @@ def difficulties(days: int) -> list[float]:
     return [0.1] * easy + [min(1.0, 0.55 + 0.2 * i) for i in range(days - easy)]
 
 
-def send_day(api: str, day: datetime, difficulty: float, per_day: int, seed: int, bar: tqdm) -> dict[str, list]:
+def capture_times(now: datetime, days_ago: int, n: int) -> list[datetime]:
+    """``n`` times on the day ``days_ago`` before ``now``'s, none later than now's time of day.
+
+    So every capture is in the past (the API refuses future capture times)
+    and on the intended day, whatever the hour the demo runs at.
+    """
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    elapsed = (now - midnight).total_seconds() - 5
+    step = max(elapsed, 0) / max(n, 1)
+    return [midnight - timedelta(days=days_ago) + timedelta(seconds=i * step) for i in range(n)]
+
+
+def send_day(api: str, times: list[datetime], difficulty: float, seed: int, bar: tqdm) -> dict[str, list]:
     truth: dict[str, list] = {}
 
     def one(i: int) -> None:
-        sample = make_sample(seed + int(day.strftime("%j")), i, difficulty=difficulty)
+        sample = make_sample(seed + int(times[i].strftime("%j")), i, difficulty=difficulty)
         buf = io.BytesIO()
         Image.fromarray(sample.image).save(buf, format="JPEG", quality=90)
-        when = (day + timedelta(hours=8, minutes=17 * i)).isoformat().replace("+00:00", "Z")
+        when = times[i].isoformat().replace("+00:00", "Z")
         status, body = request(api + "/predict", buf.getvalue(), {"Content-Type": "image/jpeg", "X-Capture-Time": when})
         if status == 200:
             truth[body["id"]] = [[float(v) for v in box] for box in sample.boxes]
@@ -85,7 +97,7 @@ def send_day(api: str, day: datetime, difficulty: float, per_day: int, seed: int
         bar.update(1)
 
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(one, range(per_day)))
+        list(pool.map(one, range(len(times))))
     return truth
 
 
@@ -129,14 +141,17 @@ def fmt(value, digits: int = 3) -> str:
 def run_demo(facts: dict, days: int, per_day: int, seed: int) -> int:
     started = time.monotonic()
     api = facts["api_url"]
-    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    plan = [(today - timedelta(days=days - 1 - d), diff) for d, diff in enumerate(difficulties(days))]
+    now = datetime.now(timezone.utc)
+    if now.hour == 0 and now.minute == 0:  # a minute past midnight: let today have a past
+        time.sleep(60 - now.second)
+        now = datetime.now(timezone.utc)
+    plan = [(capture_times(now, days - 1 - d, per_day), diff) for d, diff in enumerate(difficulties(days))]
     print(f"\n1. Traffic: {days} days x {per_day} images to {api}/predict "
           f"(difficulty {' → '.join(f'{d:.2f}' for _, d in plan)})")
     truth: dict[str, list] = {}
     with tqdm(total=days * per_day, unit="img", desc="   POST /predict", ncols=80, file=sys.stdout) as bar:
-        for day, diff in plan:
-            truth.update(send_day(api, day, diff, per_day, seed, bar))
+        for times, diff in plan:
+            truth.update(send_day(api, times, diff, seed, bar))
     bad = [request(api + "/predict", b"not an image", {"Content-Type": "text/plain"})[0],
            request(api + "/predict", b"", {"Content-Type": "image/jpeg"})[0]]
     print(f"   {len(truth)}/{days * per_day} answered 200; bad requests answered {bad}")
