@@ -113,8 +113,6 @@ def _add_eval_coco(sub: argparse._SubParsersAction) -> None:
 
 def _replay_observe(args: argparse.Namespace) -> int:
     """Re-send the batches the forwarder could not deliver; each is deleted only once Observe took it."""
-    import boto3
-
     from .observe import ObserveClient, ObserveConfig
     from .observe_forward import replay_s3
     from .observe_secret import token_from_env
@@ -124,8 +122,7 @@ def _replay_observe(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"modelobs replay observe: {exc}", file=sys.stderr)
         return 2
-    kwargs = {"endpoint_url": args.endpoint_url} if args.endpoint_url else {}
-    report = replay_s3(boto3.client("s3", **kwargs), args.bucket, ObserveClient(config, token_provider=token_from_env))
+    report = replay_s3(_aws_client("s3", args.endpoint_url), args.bucket, ObserveClient(config, token_provider=token_from_env))
     print(json.dumps(report.to_dict()))
     return 0 if report.ok else 1
 

@@ -15,24 +15,13 @@ from typing import Any
 from .evaluation import evaluation_record, metric_line
 from .keys import capture_day, evaluation_key, sampling_decision_key
 from .records import utc_iso
-from .s3cond import read_json
-
-
-class MissingRecordError(LookupError):
-    """A record the evaluation needs is not in S3 (yet); raising lets the event be retried."""
-
-
-def _get_json(s3: Any, bucket: str, key: str) -> dict[str, Any]:
-    found = read_json(s3, bucket, key)
-    if found is None:
-        raise MissingRecordError(f"s3://{bucket}/{key} does not exist")
-    return found[0]
+from .s3cond import read_json, require_json
 
 
 def evaluate_review(s3: Any, bucket: str, review_key: str, now: datetime | None = None) -> tuple[dict, dict]:
     """Evaluate the review at ``review_key``; returns ``(evaluation record, metric line)`` after storing the record."""
-    review = _get_json(s3, bucket, review_key)
-    prediction = _get_json(s3, bucket, review["prediction_key"])
+    review = require_json(s3, bucket, review_key)
+    prediction = require_json(s3, bucket, review["prediction_key"])
     decision = read_json(s3, bucket, sampling_decision_key(review["id"], capture_day(review["id"])))
     sampling = {k: decision[0].get(k) for k in ("stratum", "probability")} if decision else {}
     record = evaluation_record(prediction, review, utc_iso(now or datetime.now(timezone.utc)), sampling)

@@ -19,7 +19,7 @@ from typing import Any
 
 from .keys import parse_prediction_key, sampling_decision_key
 from .records import utc_iso
-from .s3cond import read_json
+from .s3cond import read_json, require_json
 from .sampling import SamplingPolicy, apply_budget, claim_budget, decide
 
 #: Labelbox batch priority by stratum: 1 is reviewed first.
@@ -43,10 +43,7 @@ class SamplerService:
         if previous and previous[0].get("status") in ("submitted", "not_sampled"):
             return previous[0]  # a retry or a redrive of a finished event
 
-        found = read_json(self.s3, self.bucket, prediction_key)
-        if found is None:
-            raise LookupError(f"s3://{self.bucket}/{prediction_key} does not exist")
-        prediction = found[0]
+        prediction = require_json(self.s3, self.bucket, prediction_key)
         decision = decide(prediction, self.policy)
         if decision.drawn:
             holds = claim_budget(self.s3, self.bucket, day, capture_id, self.policy.daily_budget)

@@ -22,6 +22,10 @@ T = TypeVar("T")
 _CONFLICT = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 
 
+class MissingRecordError(LookupError):
+    """A record the caller needs is not in S3 (yet); raising lets the event be retried."""
+
+
 class ContentionError(RuntimeError):
     """A compare-and-swap kept losing to concurrent writers; raising lets Lambda retry the event later."""
 
@@ -56,6 +60,14 @@ def read_json(s3: Any, bucket: str, key: str) -> tuple[Any, str] | None:
             return None
         raise
     return json.loads(obj["Body"].read()), obj["ETag"]
+
+
+def require_json(s3: Any, bucket: str, key: str) -> Any:
+    """The JSON document at ``key``; :class:`MissingRecordError` if there is none."""
+    found = read_json(s3, bucket, key)
+    if found is None:
+        raise MissingRecordError(f"s3://{bucket}/{key} does not exist")
+    return found[0]
 
 
 def update_json(

@@ -77,17 +77,15 @@ def windows(
     evaluations: Iterable[Mapping[str, Any]], predictions: Iterable[Mapping[str, Any]] = ()
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Per ``(prediction_day, model version)``: traffic counted from prediction lines, quality from
-    evaluation lines, each evaluation counted once (by ``evaluation_id``, the latest review wins)."""
+    evaluation lines, each capture counted once (its latest line: a replay or a newer review replaces it)."""
     acc: dict[tuple[str, str], Window] = defaultdict(Window)
     for line in predictions:
         acc[(line["prediction_day"], line["model"]["version"])].images += 1
+    # One evaluation per capture: a re-delivered line (same evaluation_id) or a later review of
+    # the same capture replaces the earlier one, so nothing is counted twice.
     latest: dict[str, Mapping[str, Any]] = {}
     for line in evaluations:
-        latest[line["capture_id"]] = line  # a later review of the same capture replaces the earlier one
-    seen: set[str] = set()
+        latest[line["capture_id"]] = line
     for line in latest.values():
-        if line["evaluation_id"] in seen:
-            continue
-        seen.add(line["evaluation_id"])
         acc[(line["prediction_day"], line["ModelVersion"])].add_evaluation(line)
     return {key: w.summary() for key, w in sorted(acc.items())}
